@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.timing import use_recipe_threads  # noqa: E402
 
 # recipe -> (metric in final_metrics.json, "max" or "min" is better, target)
 FIGURES = {
@@ -32,17 +36,14 @@ FIGURES = {
 
 
 def run(recipe: str, overrides: list[str], output_dir: str, data_dir: str | None) -> dict:
-    sys.path.insert(0, str(REPO))
     from runner import api
-
-    import torch
 
     started = time.perf_counter()
     experiment = api.resolve(str(REPO / "catalog" / "recipes" / f"{recipe}.yaml"), overrides)
-    # The CPUs a Ray worker of this recipe gets (Ray sets OMP_NUM_THREADS to them). On a shared
-    # machine this matters a lot: two OpenMP threads that keep losing their core to other
-    # processes wait on each other, and a step took 18x longer than with one thread (measured).
-    torch.set_num_threads(max(1, int(experiment.resources.cpus_per_worker)))
+    # The CPUs a Ray worker of this recipe gets. On a shared machine this matters a lot: two
+    # OpenMP threads that keep losing their core to other processes wait on each other, and a
+    # step took 18x longer than with one thread (measured).
+    threads = use_recipe_threads(experiment)
     final = api.train(experiment, output_dir, data_dir, verbose=True)
     metric, mode, target = FIGURES[recipe]
     value = final[metric]
@@ -58,7 +59,7 @@ def run(recipe: str, overrides: list[str], output_dir: str, data_dir: str | None
         "train_seconds": round(final["train_seconds"], 1),
         "steps": int(final["steps"]),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads,
     }
 
 

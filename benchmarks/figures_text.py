@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.timing import use_recipe_threads  # noqa: E402
 FIGURES = {  # recipe -> (metric, target, better)
     "reverse_cpu": ("accuracy_per_sequence", 1.00, "max"),
     "multi30k_deen_cpu": ("bleu", 35.0, "max"),
@@ -71,6 +75,7 @@ def main() -> int:
     metric, target, better = FIGURES[args.recipe]
     experiment = api.resolve(REPO / "catalog" / "recipes" / f"{args.recipe}.yaml", args.overrides)
     out = args.output_dir or tempfile.mkdtemp(prefix=f"{args.recipe}-")
+    threads = use_recipe_threads(experiment)  # as many as `runner run` gives its worker
     load_before = os.getloadavg()
     start = time.perf_counter()
     final = api.train(experiment, out, verbose=True)
@@ -85,7 +90,7 @@ def main() -> int:
     print(f"\n{args.recipe}: {metric} = {value:.4f} (target {'>=' if better == 'max' else '<='} {target}: "
           f"{'met' if met else 'missed'}) {signature}")
     print(f"  steps {final['steps']:.0f}, training {final['train_seconds'] / 60:.1f} min, wall {wall / 60:.1f} min "
-          f"(datagen + train + test decode), {final['tokens_per_sec']:.0f} tokens/s, peak RSS {peak_mb:.0f} MB, "
+          f"(datagen + train + test decode), {final['tokens_per_sec']:.0f} tokens/s on {threads} thread(s), peak RSS {peak_mb:.0f} MB, "
           f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; run folder {out}")
     if args.curve:
         print("BLEU vs training wall time (greedy, full test_2016):")

@@ -72,3 +72,14 @@ def run_module_json(module: str, args: Sequence[str], threads: int | None = None
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1])
+
+
+def use_recipe_threads(experiment: Any) -> int:
+    """Give torch in this process as many threads as the recipe reserves per worker, as Ray does
+    for `runner run` (OMP_NUM_THREADS = resources.cpus_per_worker): an in-process figure then
+    trains with the same parallelism as the command a user runs. Returns the thread count."""
+    import torch
+
+    threads = max(1, int(experiment.resources.cpus_per_worker))
+    torch.set_num_threads(threads)
+    return threads

@@ -4,7 +4,7 @@ Ray and MLflow fixtures (used by tests/test_launch_*.py and tests/test_tracking_
   ray_local        one local Ray for the whole test session (`ray.init(address="local")`, 2 CPUs),
                    shut down at the end. Never `ray stop`: that would kill every Ray on the machine.
   mlflow_server    a real `mlflow server` on 127.0.0.1 and a free port, for the session.
-  tiny_overrides   `-o` overrides that shrink catalog/recipes/reverse_cpu.yaml to seconds of CPU.
+  tiny_overrides   `-o` overrides that shrink catalog/recipes/reverse_transformer_cpu.yaml to seconds of CPU.
   runner_data_dir  one datagen cache for the session.
 Helpers: free_port(), kill_session(sid) (SIGKILL every process of a session this test started).
 """
@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # The tiny experiment the Ray tests train: reversing binary strings of length <= 8 with a
 # one-layer, 32-wide Transformer; a step is a few milliseconds of CPU.
-TINY_RECIPE = "reverse_cpu"
+TINY_RECIPE = "reverse_transformer_cpu"
 TINY_OVERRIDES = [
     "problem.train_size=200", "problem.eval_size=40", "problem.test_size=40",
     "problem.train_length=8", "problem.eval_length=8",

@@ -40,7 +40,7 @@ def test_capacity_is_counted_per_node(tmp_path):
 def test_run_name_and_storage_come_from_the_spec(tmp_path):
     plan = _plan(tmp_path)
     other = _plan(tmp_path, "train.seed=2")
-    assert plan.run_name.startswith("reverse_cpu-") and plan.run_name != other.run_name
+    assert plan.run_name.startswith("reverse_transformer_cpu-") and plan.run_name != other.run_name
     assert plan.storage_path == os.path.join(str(tmp_path / "out"), "ray")
     assert plan.backend == "gloo"
 
@@ -61,6 +61,6 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     for expected in ("nothing started", "2 x (1 CPU), torch.distributed backend gloo",
                      "128 tokens/worker x 2 workers x 1 accumulation steps = 256 tokens",
-                     f"{out}/ray/reverse_cpu-", "sqlite:///", "embedded local Ray"):
+                     f"{out}/ray/reverse_transformer_cpu-", "sqlite:///", "embedded local Ray"):
         assert expected in done.stdout, (expected, done.stdout)
     assert not out.exists() and not (tmp_path / "mlflow.db").exists()

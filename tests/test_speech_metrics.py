@@ -17,6 +17,10 @@ def test_wer_by_hand():
     result = wer(outputs(["one two three", "four five"], ["one too three", "four five six"]))
     assert result.value == pytest.approx(0.4)
     assert result.signature.startswith("jiwer:") and "decoded" in result.signature
+    assert "norm:strip+collapse-spaces|case:kept|punct:kept" in result.signature
+    # ...and the signature tells the truth: spaces are normalized, case and punctuation are not.
+    assert wer(outputs(["one two"], ["  one   two "])).value == 0.0
+    assert wer(outputs(["one two"], ["One two."])).value == 1.0
     assert wer(outputs(["seven"], [""])).value == 1.0  # an empty hypothesis deletes every word
 
 

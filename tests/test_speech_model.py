@@ -1,5 +1,7 @@
 """speech_transformer: shapes, SpecAugment only in training, batch independence, decoding contract."""
 
+import math
+
 import pytest
 import torch
 
@@ -75,3 +77,28 @@ def test_decoding_contract():
 def test_refuses_token_problems():
     with pytest.raises(ValueError, match="speech_transformer reads feature frames"):
         build(hparams(), DataInfo(input_vocab_size=10, target_vocab_size=10))
+
+
+def test_ctc_auxiliary_loss_in_training_only():
+    model = build(hparams(ctc_loss_weight=0.3), INFO)
+    b = batch()
+    model.train()
+    aux = model(b).aux_loss
+    assert aux is not None and aux.item() > 0
+    aux.backward()
+    assert model.ctc_projection.weight.grad is not None and model.subsampling.conv1.weight.grad is not None
+    model.eval()
+    assert model(b).aux_loss is None
+    assert build(hparams(), INFO)(b).aux_loss is None  # weight 0: T2T's attention-only loss
+
+
+def test_ctc_loss_by_hand():
+    # One frame, one target token: CTC must emit that token at the only frame,
+    # so the loss is -log p(token); with uniform outputs over V=13 ids that is ln 13.
+    model = build(hparams(ctc_loss_weight=1.0), INFO)
+    with torch.no_grad():
+        model.ctc_projection.weight.zero_()
+        model.ctc_projection.bias.zero_()
+    memory = {"encoder_output": torch.zeros(1, 1, 32), "source_mask": torch.ones(1, 1, dtype=torch.bool)}
+    targets = torch.tensor([[5, 1]])  # token 5, then EOS: 2 target positions
+    assert model._ctc_loss(memory, targets).item() == pytest.approx(math.log(13) / 2, rel=1e-5)

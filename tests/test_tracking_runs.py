@@ -38,7 +38,7 @@ class RecordingSession:
     def __init__(self, uri, run_id):
         self.uri, self.run_id, self.seen = uri, run_id, []
 
-    def report(self, metrics, checkpoint_dir=None):
+    def report(self, metrics, checkpoint_dir=None, milestone=True):
         self.seen.append((metrics["step"], checkpoint_dir, _steps(self.uri, self.run_id, "train_loss")))
 
     def latest_checkpoint(self):

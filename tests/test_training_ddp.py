@@ -27,9 +27,9 @@ class TwoWorkerSession(InProcessSession):
         super().__init__(output_dir, device="cpu", verbose=False)
         self.world_rank = rank
 
-    def report(self, metrics, checkpoint_dir=None):
+    def report(self, metrics, checkpoint_dir=None, milestone=True):
         if self.is_main:
-            super().report(metrics, checkpoint_dir)
+            super().report(metrics, checkpoint_dir, milestone)
 
 
 def _experiment(accumulation):

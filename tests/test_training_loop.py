@@ -24,8 +24,8 @@ class CrashingSession(InProcessSession):
         super().__init__(output_dir, **kwargs)
         self.crash_at = crash_at
 
-    def report(self, metrics, checkpoint_dir=None):
-        super().report(metrics, checkpoint_dir)
+    def report(self, metrics, checkpoint_dir=None, milestone=True):
+        super().report(metrics, checkpoint_dir, milestone)
         if metrics.get("step") == self.crash_at and checkpoint_dir is not None:
             raise Crash(f"simulated crash at step {self.crash_at}")
 

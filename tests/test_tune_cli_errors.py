@@ -10,7 +10,7 @@ import pytest
 from runner.cli import main
 
 RECIPE = "catalog/recipes/reverse_tune_cpu.yaml"
-PLAIN_RECIPE = "catalog/recipes/reverse_cpu.yaml"  # no tune: section
+PLAIN_RECIPE = "catalog/recipes/reverse_transformer_cpu.yaml"  # no tune: section; trains a transformer
 
 
 def _range_file(tmp_path: Path, ranges: str) -> str:

@@ -2,8 +2,9 @@
 
   world_rank, world_size   from ray.train.get_context()
   device                   ray.train.torch.get_device() (this worker's GPU, or the CPU)
-  report(metrics, checkpoint_dir)
-                           ray.train.report from every rank (Ray synchronises on it); only rank 0
+  report(metrics, checkpoint_dir, milestone)
+                           for milestones, ray.train.report from every rank (Ray synchronises on
+                           it); plain progress rows only reach the driver's display; only rank 0
                            passes a checkpoint, which Ray copies to the run's storage as
                            step_XXXXXXXX/ and then deletes from the worker's disk
   latest_checkpoint()      ray.train.get_checkpoint(): after a worker failure or a driver
@@ -39,13 +40,18 @@ class RaySession:
     def is_main(self) -> bool:
         return self.world_rank == 0
 
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None, milestone: bool = True) -> None:
         checkpoint, name = None, None
         if checkpoint_dir is not None:
             checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir)
             name = ckpt.checkpoint_name(int(ckpt.read_meta(checkpoint_dir)["step"]))
-        ray.train.report(dict(metrics), checkpoint=checkpoint, checkpoint_dir_name=name,
-                         delete_local_checkpoint_after_upload=checkpoint is not None)
+        # Only milestones (evals, checkpoints, the final row) go through ray.train.report: it is a
+        # barrier across workers and waits for the controller's next poll, and nobody on the Ray
+        # side reads plain progress rows (Tune takes eval rows; MLflow and the driver's display
+        # get every row from rank 0 directly).
+        if milestone or checkpoint is not None:
+            ray.train.report(dict(metrics), checkpoint=checkpoint, checkpoint_dir_name=name,
+                             delete_local_checkpoint_after_upload=checkpoint is not None)
         if self.is_main and self.progress is not None:
             row = dict(metrics, time=time.time())
             if name:

@@ -34,7 +34,11 @@ def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
 
 
 def _signature() -> str:
-    return f"jiwer:{version('jiwer')}|corpus|decoded"
+    # jiwer's default transform is the only normalization applied at scoring time: strip and
+    # collapse whitespace, split on spaces; case and punctuation are kept. Whatever the problem
+    # does to transcripts (e.g. lowercasing) happens at datagen, to references and training
+    # targets alike, and is part of the spec_hash.
+    return f"jiwer:{version('jiwer')}|corpus|decoded|norm:strip+collapse-spaces|case:kept|punct:kept"
 
 
 def wer(outputs: DecodedOutputs) -> MetricValue:

@@ -7,7 +7,8 @@ Conv2dSubsampling and Dong et al. 2018). SpecAugment masks the features in train
 
 Everything after the subsampling is `runner.models.transformer.Transformer`: same encoder,
 decoder, target embedding, softmax, masks and decoding contract (encode / decode). This class
-only replaces how the encoder input is made.
+replaces how the encoder input is made and, optionally (ctc_loss_weight > 0), adds a CTC loss
+on the encoder output during training (joint CTC-attention training).
 """
 
 from __future__ import annotations

@@ -38,11 +38,11 @@ class TrackedSession:
     def is_main(self) -> bool:
         return self.inner.is_main
 
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None, milestone: bool = True) -> None:
         self.logger.add(metrics)
         if checkpoint_dir is not None or metrics.get("done"):
             self.logger.flush()
-        self.inner.report(metrics, checkpoint_dir)
+        self.inner.report(metrics, checkpoint_dir, milestone)
 
     def latest_checkpoint(self) -> str | None:
         return self.inner.latest_checkpoint()

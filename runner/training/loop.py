@@ -246,7 +246,7 @@ class _Run:
             self.last_checkpoint_step = self.step
             if self.session.is_main:
                 checkpoint_dir = self._save()
-        self.session.report(row, checkpoint_dir=checkpoint_dir)
+        self.session.report(row, checkpoint_dir=checkpoint_dir, milestone=evaluate or save)
 
     def after_step(self) -> None:
         last = self.step == self.tr.steps

@@ -8,11 +8,14 @@ talks to a `Session`:
   is_main                  world_rank == 0: the worker that writes checkpoints and final files
   output_dir               a local directory where the main worker writes final artifacts
                            (final_metrics.json, decoded_test.txt)
-  report(metrics, checkpoint_dir=None)
-                           record one row of metrics. Every worker calls it at the same steps
-                           (Ray Train synchronises on it); only the main worker passes a
-                           checkpoint_dir: a finished checkpoint directory the session takes
-                           ownership of (persists it, and may delete the original).
+  report(metrics, checkpoint_dir=None, milestone=True)
+                           record one row of metrics. Every worker calls it at the same steps;
+                           only the main worker passes a checkpoint_dir: a finished checkpoint
+                           directory the session takes ownership of (persists it, and may
+                           delete the original). `milestone` is the same on every worker: True
+                           for rows that carry an eval, a checkpoint or the final result (Ray
+                           Train synchronises the workers on those), False for plain progress
+                           rows, which a session may show without a cluster round trip.
   latest_checkpoint()      the directory of the newest persisted checkpoint, or None
 
 `InProcessSession` runs in the current process (tests, debugging, `runner run --local`).
@@ -43,7 +46,7 @@ class Session(Protocol):
     @property
     def is_main(self) -> bool: ...
 
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None: ...
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None, milestone: bool = True) -> None: ...
 
     def latest_checkpoint(self) -> str | None: ...
 
@@ -78,7 +81,7 @@ class InProcessSession:
     def is_main(self) -> bool:
         return self.world_rank == 0
 
-    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None, milestone: bool = True) -> None:
         row = dict(metrics)
         if checkpoint_dir is not None:
             row["checkpoint"] = ckpt.persist(checkpoint_dir, self.checkpoint_root, self.keep_checkpoints)
