@@ -35,7 +35,9 @@ class ProgressDisplay:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            console=self.console, transient=False,
+            # Two redraws a second are plenty for a line that changes every `log_every` steps;
+            # rich's default of ten costs the driver CPU next to a training worker.
+            console=self.console, transient=False, refresh_per_second=2,
         )
         self.task = self.progress.add_task("train", total=total_steps, info="starting workers ...")
         self.first: tuple[float, int] | None = None  # (time, step) of this attempt's first row
