@@ -43,10 +43,16 @@ def bleu_curve(run_dir: str, every: int) -> list[tuple[int, float, float]]:
 
     experiment = load_experiment(run_dir)
     rows = [json.loads(line) for line in Path(run_dir, "metrics.jsonl").read_text().splitlines()]
-    times = {r["step"]: r["time"] for r in rows if "time" in r}
-    # Training began train_seconds before the last row (evals included in between).
+    # A step's first row is written when training reaches it; the final `done` row of the last
+    # step comes after the test decode, so it must not date that step.
+    times: dict[int, float] = {}
+    for r in rows:
+        if "time" in r and not r.get("done"):
+            times.setdefault(r["step"], r["time"])
+    # Training began train_seconds before the last training row (the evals in between are a few
+    # seconds each, so this is close to, and never later than, the true start).
     train_seconds = json.loads(Path(run_dir, "final_metrics.json").read_text())["train_seconds"]
-    first = max(times.values()) - train_seconds
+    first = times[max(times)] - train_seconds
     data = api.build_problem(experiment)
     model = api.build_model(experiment, data.info)
     greedy = experiment.decode.model_copy(update={"beam_size": 1})
