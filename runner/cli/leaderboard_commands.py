@@ -42,21 +42,24 @@ def add_commands(sub) -> None:
     c.set_defaults(handler=cmd_check)
 
     r = actions.add_parser("reproduce", help="re-run records' commands and compare their metrics with the records")
-    r.add_argument("--tier", default="cpu-ci", choices=TIER_CHOICES + ("all",), help="which records (default cpu-ci)")
-    r.add_argument("--jobs", type=int, default=1, help="reproductions run at the same time (default 1)")
-    r.add_argument("--record", action="append", default=[], metavar="NAME", help="only this record file (repeatable)")
-    r.add_argument("--data-dir", default=None, help="data cache folder for the re-runs")
-    _dir_flag(r)
+    _rerun_flags(r, jobs_help="reproductions run at the same time (default 1)")
     r.set_defaults(handler=cmd_reproduce)
 
     f = actions.add_parser("refresh", help="re-run records' commands and rewrite the records (after a deliberate "
                                            "change of results); then rebuild the pages")
-    f.add_argument("--tier", default="cpu-ci", choices=TIER_CHOICES + ("all",), help="which records (default cpu-ci)")
-    f.add_argument("--jobs", type=int, default=1, help="runs at the same time (default 1)")
-    f.add_argument("--record", action="append", default=[], metavar="NAME", help="only this record file (repeatable)")
-    f.add_argument("--data-dir", default=None, help="data cache folder for the re-runs")
-    _dir_flag(f)
+    _rerun_flags(f, jobs_help="runs at the same time (default 1)")
     f.set_defaults(handler=cmd_refresh)
+
+
+def _rerun_flags(parser, jobs_help: str) -> None:
+    """The flags of the commands that re-run records' commands (reproduce, refresh)."""
+    parser.add_argument("--tier", default="cpu-ci", choices=TIER_CHOICES + ("all",),
+                        help="which records (default cpu-ci)")
+    parser.add_argument("--jobs", type=int, default=1, help=jobs_help)
+    parser.add_argument("--record", action="append", default=[], metavar="NAME",
+                        help="only this record file (repeatable)")
+    parser.add_argument("--data-dir", default=None, help="data cache folder for the re-runs")
+    _dir_flag(parser)
 
 
 def _dir_flag(parser) -> None:

@@ -49,7 +49,7 @@ class RaySession:
         # barrier across workers and waits for the controller's next poll, and nobody on the Ray
         # side reads plain progress rows (Tune takes eval rows; MLflow and the driver's display
         # get every row from rank 0 directly).
-        if milestone or checkpoint is not None:
+        if milestone:
             ray.train.report(dict(metrics), checkpoint=checkpoint, checkpoint_dir_name=name,
                              delete_local_checkpoint_after_upload=checkpoint is not None)
         if self.is_main and self.progress is not None:

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from runner.leaderboard.build import load_entries
 from runner.leaderboard.commands import parse
@@ -28,6 +28,7 @@ from runner.leaderboard.tables import Entry
 from runner.specs.errors import SpecError
 
 _ERROR_LINES = 6
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,29 +70,44 @@ def reproduce(
 
     Records that share a command (several metrics of one run) are judged against one re-run.
     """
+
+    def judge(entries: list[Entry], out: Path, seconds: float, failure: str) -> list[Reproduction]:
+        results = [Reproduction(e, None, False, seconds, failure) if failure else compare(e, out, data_dir, seconds)
+                   for e in entries]
+        for result in results:
+            if on_done:
+                on_done(result)
+        return results
+
+    chosen, done = _rerun_each_command(root, tier, jobs, data_dir, names, judge)
+    order = {entry.file_name: i for i, entry in enumerate(chosen)}
+    return sorted(done, key=lambda r: order[r.entry.file_name])
+
+
+def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str | None,
+                        names: list[str] | tuple[str, ...],
+                        judge: Callable[[list[Entry], Path, float, str], list[T]]) -> tuple[list[Entry], list[T]]:
+    """Select records, run each distinct command once (`jobs` at a time) into a temporary folder,
+    and hand `judge` the records sharing that command, the run folder (alive only during the call),
+    the seconds it took and its failure message ('' when it succeeded).
+    Returns the selected records and everything `judge` returned, in no particular order."""
     if jobs < 1:
         raise SpecError(f"expected --jobs >= 1, got {jobs}", None, "jobs")
     chosen = select(load_entries(root), tier, names)
     by_command: dict[str, list[Entry]] = {}
     for entry in chosen:
         by_command.setdefault(entry.record.command, []).append(entry)
-    with tempfile.TemporaryDirectory(prefix="runner-reproduce-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="runner-rerun-") as workdir:
 
-        def one(numbered: tuple[int, list[Entry]]) -> list[Reproduction]:
+        def one(numbered: tuple[int, list[Entry]]) -> list[T]:
             index, entries = numbered
             out = Path(workdir) / f"run{index}"
             seconds, failure = run_command(entries[0].record.command, out, Path(root), data_dir)
-            results = [Reproduction(e, None, False, seconds, failure) if failure else compare(e, out, data_dir, seconds)
-                       for e in entries]
-            for result in results:
-                if on_done:
-                    on_done(result)
-            return results
+            return judge(entries, out, seconds, failure)
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = [r for group in pool.map(one, enumerate(by_command.values())) for r in group]
-    order = {entry.file_name: i for i, entry in enumerate(chosen)}
-    return sorted(done, key=lambda r: order[r.entry.file_name])
+            results = [r for group in pool.map(one, enumerate(by_command.values())) for r in group]
+    return chosen, results
 
 
 def run_command(command: str, output_dir: Path, root: Path, data_dir: str | None) -> tuple[float, str]:
@@ -153,25 +169,13 @@ def refresh(root: Path, tier: str | None = "cpu-ci", jobs: int = 1, data_dir: st
     from runner.leaderboard.build import write_pages
     from runner.leaderboard.capture import record_from_run
 
-    if jobs < 1:
-        raise SpecError(f"expected --jobs >= 1, got {jobs}", None, "jobs")
-    chosen = select(load_entries(root), tier, names)
-    by_command: dict[str, list[Entry]] = {}
-    for entry in chosen:
-        by_command.setdefault(entry.record.command, []).append(entry)
-    with tempfile.TemporaryDirectory(prefix="runner-refresh-") as workdir:
+    def rewrite(entries: list[Entry], out: Path, seconds: float, failure: str) -> list[Path]:
+        if failure:
+            raise SpecError(f"{entries[0].file_name}: {failure}", None, "command")
+        return [record_from_run(out, e.record.tier, e.record.command, metric=e.record.metric,
+                                tolerance=e.record.tolerance, data_dir=data_dir, leaderboard_dir=root,
+                                rebuild=False) for e in entries]
 
-        def one(numbered: tuple[int, list[Entry]]) -> list[Path]:
-            index, entries = numbered
-            out = Path(workdir) / f"run{index}"
-            _, failure = run_command(entries[0].record.command, out, Path(root), data_dir)
-            if failure:
-                raise SpecError(f"{entries[0].file_name}: {failure}", None, "command")
-            return [record_from_run(out, e.record.tier, e.record.command, metric=e.record.metric,
-                                    tolerance=e.record.tolerance, data_dir=data_dir, leaderboard_dir=root,
-                                    rebuild=False) for e in entries]
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            written = [p for group in pool.map(one, enumerate(by_command.values())) for p in group]
+    _, written = _rerun_each_command(root, tier, jobs, data_dir, names, rewrite)
     write_pages(root)
     return written
