@@ -31,6 +31,8 @@ BENCHMARKS = {
     "throughput": "benchmarks.throughput",
     "gpu_mfu": "benchmarks.gpu_mfu",
     "ray_overhead": "benchmarks.ray_overhead",
+    "tune_overhead": "benchmarks.tune_overhead",
+    "tune_asha_vs_random": "benchmarks.tune_asha_vs_random",
 }
 
 
