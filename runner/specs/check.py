@@ -11,17 +11,37 @@ from runner.specs.resolve import load_hparams_chain, load_model, load_problem, r
 
 
 def kind_of(path: Path) -> str:
-    """A spec file's kind, from its folder (and, in hparams/, its `kind:` key)."""
+    """A spec file's kind: from its folder inside a catalog (problems/, models/, hparams/,
+    recipes/), else from its content, the way `show` and `run` take any recipe file."""
     folder = path.resolve().parent.name
     for kind, name in catalog_mod.FOLDERS.items():
         if name == folder and kind != "range":
             if kind == "hparams":
                 return spec_kind(catalog_mod.load(path))
             return kind
+    return kind_from_content(catalog_mod.load(path))
+
+
+def kind_from_content(doc: catalog_mod.Document) -> str:
+    """'experiment' (a run folder's resolved spec), 'recipe', 'problem', 'range', 'hparams' or 'model'."""
+    data = doc.data
+    if data.get("kind") == "hparams_range":
+        return "range"
+    if "spec_hash" in data or isinstance(data.get("problem"), dict):
+        return "experiment"
+    if "problem" in data or "train" in data:
+        return "recipe"
+    if "family" in data:
+        return "problem"
+    if "model" in data or "hparams" in data or "extends" in data:
+        return "hparams"
+    if "implementation" in data:
+        return "model"
     raise SpecError(
-        f"cannot tell what kind of spec this is from its folder '{folder}'; spec files live in "
-        "problems/, models/, hparams/ or recipes/ of a catalog folder",
-        catalog_mod.Location(str(path)),
+        "cannot tell what kind of spec this is: a recipe has problem/model/hparams/train, a problem "
+        "`family:`, an hparams set `model:` and `hparams:`, a range `kind: hparams_range`, a model "
+        "`implementation:`; or put the file in problems/, models/, hparams/ or recipes/ of a catalog folder",
+        doc.where(()),
     )
 
 
