@@ -25,6 +25,15 @@ def builtin_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "catalog"
 
 
+def absolute(path: str | Path) -> Path:
+    """`path` made absolute with symlinks resolved where possible; a symlink loop stays as written
+    (reading it then fails with a clear message instead of RuntimeError)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
 def is_path(ref: str) -> bool:
     return "/" in ref or os.sep in ref or ref.endswith((".yaml", ".yml"))
 
@@ -55,7 +64,7 @@ class Catalog:
     def __init__(self, roots: list[Path]):
         unique: list[Path] = []
         for root in roots:
-            root = root.resolve()
+            root = absolute(root)
             if root not in unique:
                 unique.append(root)
         self.roots = unique
@@ -64,7 +73,7 @@ class Catalog:
     def for_file(cls, path: str | Path | None) -> "Catalog":
         roots = []
         if path is not None:
-            parent = Path(path).resolve().parent
+            parent = Path(os.path.abspath(path)).parent  # the folder it is listed in, not a symlink's target
             if parent.name in set(FOLDERS.values()):
                 roots.append(parent.parent)
         roots.append(builtin_root())
@@ -99,10 +108,10 @@ class Catalog:
         if is_path(ref):
             candidates = []
             if referrer:
-                candidates.append(Path(referrer).resolve().parent / ref)
+                candidates.append(Path(os.path.abspath(referrer)).parent / ref)
             candidates.append(Path.cwd() / ref)
             for candidate in candidates:
-                if candidate.is_file():
+                if os.path.lexists(candidate):  # not only a regular file: reading it says what is wrong
                     return candidate
             raise SpecError(f"no {kind} spec file at '{ref}' (looked in: {', '.join(map(str, candidates))})", where, field)
         names = self.names(kind)

@@ -12,7 +12,7 @@ from runner.specs.resolve import load_hparams_chain, load_model, load_problem, r
 
 def kind_of(path: Path) -> str:
     """A spec file's kind, from its folder (and, in hparams/, its `kind:` key)."""
-    folder = path.resolve().parent.name
+    folder = catalog_mod.absolute(path.parent).name  # the folder it is listed in, not a symlink's target
     for kind, name in catalog_mod.FOLDERS.items():
         if name == folder and kind != "range":
             if kind == "hparams":
