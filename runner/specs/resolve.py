@@ -22,7 +22,7 @@ from runner.specs.experiment import Experiment, compute_hash, global_batch
 from runner.specs.loader import Document
 from runner.specs.overrides import Override, apply, from_mapping, parse_cli
 from runner.specs.problem_base import ProblemSpec
-from runner.specs.schemas import HparamsRangeSpec, HparamsSetSpec, ModelSpec, RecipeSpec
+from runner.specs.schemas import HparamsRangeSpec, HparamsSetSpec, ModelSpec, RecipeSpec, ResourcesSpec, TrainSpec
 from runner.specs.validation import Origins, validate
 
 RECIPE_SECTIONS = ("problem", "model", "hparams", "plugins", "train", "decode", "resources", "tune", "tracking")
@@ -175,6 +175,8 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
     path = cat.locate("recipe", recipe_ref) if not Path(recipe_ref).is_file() else Path(recipe_ref)
     cat = Catalog.for_file(path)
     doc = catalog_mod.load(path)
+    if is_experiment_document(doc):
+        return resolve_experiment(doc, cli_overrides)
 
     overrides = from_mapping(doc.data.get("overrides"), lambda k: doc.where(("overrides", k), prefer_key=True))
     overrides += parse_cli(cli_overrides)
@@ -231,3 +233,69 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         global_batch=global_batch(hparams, recipe.train, recipe.resources),
     )
     return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
+
+
+def is_experiment_document(doc: Document) -> bool:
+    """A run folder's `experiment.yaml`: an already resolved spec (sections are mappings, not names)."""
+    return "spec_hash" in doc.data or isinstance(doc.data.get("problem"), dict)
+
+
+def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """A resolved experiment file (a run folder's experiment.yaml), plus `-o` overrides, re-validated.
+
+    Nothing is looked up in a catalog: the file holds every value. Without overrides the file's
+    spec_hash must still match its values (a hand-edited copy is named, not silently renamed);
+    with overrides it is a new spec with its own hash.
+    """
+    data = copy.deepcopy(doc.data)
+    recorded = data.pop("spec_hash", None)
+    data.pop("global_batch", None)  # derived: recomputed below
+    overrides = parse_cli(cli_overrides)
+    origins: Origins = {}
+    for o in overrides:
+        if o.section in ("problem", "model", "hparams") and len(o.path) == 1:
+            raise SpecError(f"an experiment file holds its {o.section} resolved; change values inside it "
+                            f"(e.g. -o {o.section}.<field>=VALUE), or run a recipe to use another {o.section}",
+                            o.where)
+        apply(data, o.path, o.value, o.where)
+        origins[o.path] = o.where
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        if not isinstance(value, dict):
+            raise SpecError(f"expected the resolved {name} as a mapping of fields (is this a run folder's "
+                            "experiment.yaml?)", doc.where((name,)), name)
+        return value
+
+    def inner(name: str) -> Origins:
+        return {path[1:]: where for path, where in origins.items() if path[0] == name and len(path) > 1}
+
+    from runner.specs.experiment import plugin_modules
+
+    problem_data, model_data, hparams_data = section("problem"), section("model"), section("hparams")
+    import_plugins(plugin_modules(data), doc.where(("plugins",)))
+    try:
+        problem_cls = registry.family(str(problem_data.get("family"))).config_class()
+    except registry.UnknownName as exc:
+        raise SpecError(str(exc), doc.where(("problem", "family")), "problem.family") from None
+    model = validate(ModelSpec, model_data, doc, prefix=("model",), origins=inner("model"), field_prefix="model")
+    try:
+        hparams_cls = registry.model(model.implementation).config_class()
+    except registry.UnknownName as exc:
+        raise SpecError(str(exc), doc.where(("model", "implementation")), "model.implementation") from None
+    fields = dict(data)
+    fields["problem"] = validate(problem_cls, problem_data, doc, prefix=("problem",), origins=inner("problem"),
+                                 field_prefix="problem")
+    fields["model"] = model
+    fields["hparams"] = validate(hparams_cls, hparams_data, doc, prefix=("hparams",), origins=inner("hparams"),
+                                 field_prefix="hparams")
+    for name, cls in (("train", TrainSpec), ("resources", ResourcesSpec)):
+        fields[name] = validate(cls, section(name), doc, prefix=(name,), origins=inner(name), field_prefix=name)
+    fields["global_batch"] = global_batch(fields["hparams"], fields["train"], fields["resources"])
+    experiment = validate(Experiment, fields, doc, origins=origins)
+    spec_hash = compute_hash(experiment)
+    if recorded is not None and not overrides and recorded != spec_hash:
+        raise SpecError(f"its values hash to {spec_hash[:12]}, not the spec_hash it records ({str(recorded)[:12]}): "
+                        "was it edited by hand? To train the edited spec, delete the `spec_hash:` line "
+                        "(it then gets its own run folder)", doc.where(("spec_hash",)), "spec_hash")
+    return experiment.model_copy(update={"spec_hash": spec_hash})
