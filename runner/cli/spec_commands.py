@@ -93,7 +93,7 @@ def cmd_validate(args) -> int:
     if errors:
         for exc in errors:
             print(f"error: {exc}", file=sys.stderr)
-        print(f"{len(errors)} of {count} spec files invalid", file=sys.stderr)
+        print(f"{len(errors)} of {count} spec files invalid" if count else "no spec files validated", file=sys.stderr)
         return 2
     print(f"{count} spec files valid ({elapsed:.2f} s)")
     return 0

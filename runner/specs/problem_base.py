@@ -6,13 +6,13 @@ Family-specific specs live beside their data code in `runner/problems/<family>_s
 
 from pydantic import Field
 
-from runner.specs.base import Spec
+from runner.specs.base import PlainName, Spec
 
 
 class ProblemSpec(Spec):
     """A problem: where data comes from, how it is encoded, and how it is scored."""
 
-    name: str = Field("", description="Filled in from the file stem; do not set by hand.")
+    name: PlainName = Field("", description="Filled in from the file stem; do not set by hand.")
     description: str = Field("", description="One line shown by `runner list problems`.")
     family: str
     plugins: list[str] = Field(

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from runner.training.decode_progress import decode_progress
 from runner.training.stream import collate
 
 PAD_ID = 0  # also the decoder's start symbol
@@ -211,32 +212,57 @@ def _input_length(batch: dict[str, torch.Tensor]) -> int:
     return int(inputs.shape[1]) if inputs is not None and inputs.dim() > 1 else 0
 
 
-def decode_examples(model: Any, data: Any, examples: Any, decode_spec: Any) -> list[list[int]]:
+def decode_autocast(device: torch.device) -> Any:
+    """On a GPU, bf16 autocast (attention then runs on SDPA's flash / memory-efficient kernels,
+    which need half precision); on a CPU, full precision."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def token_packed_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Example indices in batches, sorted by input length (less padding, tighter max lengths) and
+    packed by tokens: a batch holds as many sentences as fit in batch_size x the mean input
+    length, counting each row at the batch's longest input, so short sentences share larger
+    batches and long ones smaller. Without input lengths (language models) batches have
+    batch_size rows."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    budget = batch_size * max(1.0, sum(lengths) / max(len(lengths), 1))
+    batches: list[list[int]] = []
+    for index in order:
+        if batches and (len(batches[-1]) + 1) * max(lengths[index], 1) <= budget:
+            batches[-1].append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
+def decode_examples(model: Any, data: Any, examples: Any, decode_spec: Any, *, cached: bool = True,
+                    progress: bool | None = None) -> list[list[int]]:
     """Decoded ids for each example (anything `data.collate` accepts), in the given order.
 
-    Examples are decoded in order of input length (less padding, tighter max lengths) and put
-    back in their original order.
+    Examples are decoded in token-packed batches of similar input length (`token_packed_batches`)
+    and put back in their original order. `progress` (default: when stderr is a terminal) shows
+    a bar on stderr; `cached=False` is the uncached reference path.
     """
     if not supports_decoding(model):
         raise ValueError(f"{type(model).__name__} has no encode()/decode(); decoded metrics (bleu, rouge, "
                          "accuracy_per_sequence, ...) need a sequence-output model")
     count = len(examples)
     lengths = [_input_length(data.collate([examples[i]])) for i in range(count)]
-    order = sorted(range(count), key=lambda i: (lengths[i], i))
     device = next(model.parameters()).device
     hypotheses: list[list[int] | None] = [None] * count
     was_training = model.training
     model.eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    autocast = decode_autocast(device)
     try:
-        for start in range(0, count, decode_spec.batch_size):
-            chunk = order[start:start + decode_spec.batch_size]
-            batch = {k: v.to(device) for k, v in data.collate([examples[i] for i in chunk]).items()}
-            with autocast:
-                decoded = decode_batch(model, batch, decode_spec.beam_size, decode_spec.alpha,
-                                       _input_length(batch) + decode_spec.extra_length)
-            for row, index in enumerate(chunk):
-                hypotheses[index] = decoded[row]
+        with decode_progress(count, enabled=progress) as update:
+            for chunk in token_packed_batches(lengths, decode_spec.batch_size):
+                batch = {k: v.to(device) for k, v in data.collate([examples[i] for i in chunk]).items()}
+                with autocast:
+                    decoded = decode_batch(model, batch, decode_spec.beam_size, decode_spec.alpha,
+                                           _input_length(batch) + decode_spec.extra_length, cached)
+                for row, index in enumerate(chunk):
+                    hypotheses[index] = decoded[row]
+                update(len(chunk), sum(len(ids) for ids in decoded))
     finally:
         model.train(was_training)
     return hypotheses  # type: ignore[return-value]

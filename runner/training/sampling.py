@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from runner.training.decode import EOS_ID, PAD_ID, NextTokenLogits, encoder_inputs, memory_rows, strip_ids
+from runner.training.decode import (
+    EOS_ID, PAD_ID, NextTokenLogits, decode_autocast, encoder_inputs, memory_rows, strip_ids,
+)
 
 
 def check_sampling_settings(max_length: int, temperature: float, top_k: int, top_p: float, num_samples: int) -> None:
@@ -82,24 +84,30 @@ def sample(
     was_training = model.training
     model.eval()
     try:
-        memory = model.encode(encoder_inputs(batch))
-        rows = memory_rows(memory) * num_samples
-        device = next(iter(memory.values())).device
-        generator = _generator(seed, device)
-        stepper = NextTokenLogits(model, memory, num_samples, cached)
-        logits = stepper.first
-        prefix = torch.full((rows, 1), PAD_ID, dtype=torch.long, device=device)
-        finished = torch.zeros(rows, dtype=torch.bool, device=device)
-        for step in range(max_length):
-            token = _draw(logits, temperature, top_k, top_p, generator)
-            token = torch.where(finished, torch.full_like(token, PAD_ID), token)
-            prefix = torch.cat([prefix, token[:, None]], dim=1)
-            finished |= token == EOS_ID
-            if step + 1 == max_length or bool(finished.all()):
-                break
-            logits = stepper.next_logits(prefix)
+        with decode_autocast(next(model.parameters()).device):
+            return _sample(model, batch, max_length, temperature, top_k, top_p, num_samples, seed, cached)
     finally:
         model.train(was_training)
+
+
+def _sample(model: Any, batch: dict[str, Tensor], max_length: int, temperature: float, top_k: int, top_p: float,
+            num_samples: int, seed: int | None, cached: bool) -> list[list[int]]:
+    memory = model.encode(encoder_inputs(batch))
+    rows = memory_rows(memory) * num_samples
+    device = next(iter(memory.values())).device
+    generator = _generator(seed, device)
+    stepper = NextTokenLogits(model, memory, num_samples, cached)
+    logits = stepper.first
+    prefix = torch.full((rows, 1), PAD_ID, dtype=torch.long, device=device)
+    finished = torch.zeros(rows, dtype=torch.bool, device=device)
+    for step in range(max_length):
+        token = _draw(logits, temperature, top_k, top_p, generator)
+        token = torch.where(finished, torch.full_like(token, PAD_ID), token)
+        prefix = torch.cat([prefix, token[:, None]], dim=1)
+        finished |= token == EOS_ID
+        if step + 1 == max_length or bool(finished.all()):
+            break
+        logits = stepper.next_logits(prefix)
     return [strip_ids(row[1:]) for row in prefix.tolist()]
 
 
@@ -121,9 +129,11 @@ def sample_images(
     model.eval()
     images = []
     try:
-        for start in range(0, num_images, batch_size):
-            count = min(batch_size, num_images - start)
-            images.append(_generate_image_batch(model, count, temperature, top_k, top_p, generator, cached, progress))
+        with decode_autocast(device):
+            for start in range(0, num_images, batch_size):
+                count = min(batch_size, num_images - start)
+                images.append(_generate_image_batch(model, count, temperature, top_k, top_p, generator, cached,
+                                                    progress))
     finally:
         model.train(was_training)
     height, width, channels = model.image_shape
