@@ -21,7 +21,8 @@ def test_reference_page_is_up_to_date():
 def test_reference_rows_come_from_the_schema():
     rows = {r.key: r for r in reference.sections(TrainSpec, "train")[0].rows}
     assert set(rows) == set(TrainSpec.model_fields)
-    assert rows["steps"].default == "required" and rows["steps"].range == "> 0"
+    assert rows["steps"].range == "> 0"
+    assert {r.key: r for r in reference.recipe_sections()[0].rows}["problem"].default == "required"
     assert rows["eval_every"].default == "1000" and rows["max_failures"].range == ">= -1"
     assert rows["eval_steps"].description == TrainSpec.model_fields["eval_steps"].description
     page = reference.markdown()
@@ -36,7 +37,7 @@ def test_reference_rows_come_from_the_schema():
 def test_describe_each_kind(capsys):
     assert main(["describe", "recipe"]) == 0
     out = capsys.readouterr().out
-    assert "recipe.train (TrainSpec)" in out and "Optimizer steps (T2T --train_steps)." in out
+    assert "recipe.train (TrainSpec)" in out and "Steps between evals (T2T --local_eval_frequency)." in out
     assert main(["describe", "problem", "translate_deen_multi30k"]) == 0  # a catalog problem: its family's fields
     out = capsys.readouterr().out
     assert out.startswith("problem family text2text") and "text2text.vocab (VocabSpec)" in out
