@@ -19,13 +19,27 @@ COMMAND_MODULES = [spec_commands]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runner",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # also keeps --version on one line
         description="A declarative experiment catalog and sweep runner (problems, models, hparams, recipes).",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.add_commands(sub)
     _load_optional_commands(sub)
     return parser
+
+
+def _version() -> str:
+    """`runner X.Y.Z (catalog: FOLDER)`: which code and which shipped catalog answer."""
+    import runner
+    from runner.specs.catalog import builtin_root
+
+    try:
+        where = str(builtin_root())
+    except SpecError as exc:
+        where = str(exc)
+    return f"runner {runner.__version__} (shipped catalog: {where})"
 
 
 def _load_optional_commands(sub) -> None:

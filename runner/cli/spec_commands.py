@@ -31,7 +31,7 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("show", help="print a recipe's resolved experiment as YAML, with its spec_hash")
-    p.add_argument("recipe", metavar="RECIPE", help="a recipe file or catalog recipe name")
+    p.add_argument("recipe", metavar="RECIPE", help="a recipe file, a catalog recipe name, or a run folder")
     add_override_flag(p)
     p.set_defaults(handler=cmd_show)
 
@@ -41,6 +41,22 @@ def add_override_flag(parser) -> None:
         "-o", "--override", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
         help="override a value, e.g. -o hparams.hidden_size=256 -o train.steps=100 (repeatable)",
     )
+
+
+def spec_argument(ref: str) -> str:
+    """What a RECIPE argument names: a run folder stands for its resolved `experiment.yaml`."""
+    from pathlib import Path
+
+    from runner.run_dir import SPEC_FILE
+    from runner.specs.errors import Location
+
+    if Path(ref).is_dir():
+        spec = Path(ref) / SPEC_FILE
+        if not spec.is_file():
+            raise SpecError(f"this folder has no {SPEC_FILE}, so it is not a run folder; give a recipe file, "
+                            "a catalog recipe name, or a folder written by `runner run`", Location(ref))
+        return str(spec)
+    return ref
 
 
 def cmd_list(args) -> int:
@@ -90,7 +106,7 @@ def cmd_validate(args) -> int:
     if errors:
         for exc in errors:
             print(f"error: {exc}", file=sys.stderr)
-        print(f"{len(errors)} of {count} spec files invalid", file=sys.stderr)
+        print(f"{len(errors)} of {count} spec files invalid" if count else "no spec files validated", file=sys.stderr)
         return 2
     print(f"{count} spec files valid ({elapsed:.2f} s)")
     return 0
@@ -99,7 +115,7 @@ def cmd_validate(args) -> int:
 def cmd_show(args) -> int:
     from runner.specs.resolve import resolve
 
-    experiment = resolve(args.recipe, args.overrides)
+    experiment = resolve(spec_argument(args.recipe), args.overrides)
     data = experiment.to_dict()
     spec_hash = data.pop("spec_hash")
     for line in _t2t_notes(args.recipe, experiment):

@@ -16,7 +16,9 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_datagen)
 
     p = sub.add_parser("run", help="datagen if needed, train, evaluate, decode the test split")
-    p.add_argument("recipe", metavar="RECIPE")
+    p.add_argument("recipe", metavar="RECIPE",
+                   help="a recipe file or catalog name; or a run folder (or its experiment.yaml) to resume or "
+                        "repeat exactly that spec, in that folder unless --output-dir says otherwise")
     add_override_flag(p)
     p.add_argument("--output-dir", default=None, help="run folder (default: runs/<recipe>-<spec_hash[:12]>)")
     p.add_argument("--data-dir", default=None, help="data cache folder")
@@ -76,10 +78,12 @@ def cmd_datagen(args) -> int:
 
 def cmd_run(args) -> int:
     from runner import api
+    from runner.cli.spec_commands import spec_argument
     from runner.run_dir import default_output_dir
 
-    experiment = api.resolve(args.recipe, args.overrides)
-    output_dir = args.output_dir or default_output_dir(experiment)
+    spec = spec_argument(args.recipe)
+    experiment = api.resolve(spec, args.overrides)
+    output_dir = args.output_dir or _own_run_folder(spec, experiment) or default_output_dir(experiment)
     if args.record and args.dry_run:
         from runner.specs.errors import SpecError
 
@@ -95,12 +99,42 @@ def cmd_run(args) -> int:
         metrics = api.train(experiment, output_dir, args.data_dir)
         print(json.dumps(metrics, indent=2, sort_keys=True))
         status = 0
+    if status == 0 and not args.dry_run and is_smoke_test(experiment.recipe):
+        print(f"note: {experiment.recipe} is a smoke test: it checks that the whole pipeline runs, in seconds; its "
+              f"metrics mean nothing. To see a model learn: `runner run {QUICK_RECIPE}` (a few minutes on a CPU)",
+              file=sys.stderr)
     if status == 0 and args.record:
         from runner.leaderboard import record_from_run
 
         path = record_from_run(output_dir, args.record, data_dir=args.data_dir)
         print(f"leaderboard record -> {path}", file=sys.stderr)
     return status
+
+
+SMOKE_SUFFIX = "_ci"  # recipes named *_ci are smoke tests (CI runs them); their descriptions say so too
+QUICK_RECIPE = "reverse_cpu"  # the README's first command: a CPU run that visibly learns
+
+
+def is_smoke_test(recipe: str) -> bool:
+    return recipe.endswith(SMOKE_SUFFIX)
+
+
+def _own_run_folder(spec: str, experiment) -> str | None:
+    """The folder a run folder's experiment.yaml came from, when it is this very spec (resume there)."""
+    from pathlib import Path
+
+    from runner.run_dir import SPEC_FILE, load_experiment
+    from runner.specs.errors import SpecError
+
+    path = Path(spec)
+    if path.name != SPEC_FILE or not path.is_file():
+        return None
+    try:
+        if load_experiment(str(path.parent)).spec_hash == experiment.spec_hash:
+            return str(path.parent)
+    except SpecError:  # not a readable run folder: the default folder
+        return None
+    return None
 
 
 def _run_on_ray(experiment, output_dir: str, args) -> int:

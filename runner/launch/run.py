@@ -96,11 +96,13 @@ def _train(experiment: Any, plan: LaunchPlan, console: Console) -> dict[str, Any
     from ray.util.queue import Queue
 
     from runner import problems
+    from runner.problems import assets
     from runner.launch.progress import ProgressDisplay
     from runner.tracking import runs
 
     with console.status("preparing data ..."):
         data = problems.build(experiment.problem, plan.data_dir)  # datagen once, before any worker starts
+    assets.write(data, plan.output_dir)  # so `runner predict` / `export` need only the run folder
     tracked = runs.start_or_resume(experiment, plan.output_dir, plan.tracking_uri, data.fingerprint)
     console.print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at "
                   f"{display(plan.tracking_uri)}", soft_wrap=True, highlight=False)

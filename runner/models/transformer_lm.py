@@ -26,6 +26,7 @@ from runner.models.blocks import (
     DecoderStack, LayerConfig, SinusoidalPositions, SoftmaxProjection, TokenEmbedding, init_weights,
     padding_mask, shift_right,
 )
+from runner.models.incremental import DecodeState
 from runner.models.output import ModelOutput
 
 
@@ -81,6 +82,41 @@ class TransformerLM(nn.Module):
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:
         """prefix [B, T] starting with 0 (the separator in prepend mode) -> logits [B, T, V]."""
         return self._decode(memory, prefix)[0]
+
+    def start_decoding(self, memory: dict[str, Tensor]) -> tuple[Tensor, DecodeState]:
+        """Incremental decoding (runner/models/incremental.py). Plain mode feeds the start
+        symbol; prepend mode runs inputs + separator as one block (their attention mask is
+        `prepend_attention_mask`'s) and caches its keys/values. Returns (logits [B, V], state)."""
+        inputs = memory["inputs"]
+        start = inputs.new_full((inputs.shape[0],), self.pad_id, dtype=torch.long)
+        if inputs.shape[1] == 0:
+            return self.decode_step(DecodeState({}, {}, 0), start)
+        sequence = torch.cat([inputs, start[:, None]], dim=1)
+        keep = torch.cat([padding_mask(inputs, self.pad_id), torch.ones_like(start[:, None], dtype=torch.bool)], dim=1)
+        positions = (keep.cumsum(dim=1) - 1).clamp(min=0)
+        x = self.positions(self.embedding(sequence), positions)
+        mask = prepend_attention_mask(keep, sequence.shape[1], self.prepend_mode == "prepend_inputs_full_attention")
+        hidden, caches = self.decoder.step(F.dropout(x, self.embedding_dropout, self.training), DecodeState(),
+                                           self_mask=mask)
+        # Later steps attend to every real position before them: the key mask grows by one per step.
+        caches["keep"], caches["next_position"] = keep, keep.sum(dim=1)
+        return self.softmax(hidden[:, -1]), DecodeState({}, caches, 1)
+
+    def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
+        """Feed tokens [B] (the newest of each prefix); logits [B, V] predict the next ones."""
+        embedded = self.embedding(tokens[:, None])
+        if "keep" not in state.hypothesis:  # plain LM: no padding inside the sequence
+            x = F.dropout(self.positions(embedded, offset=state.length), self.embedding_dropout, self.training)
+            hidden, caches = self.decoder.step(x, state)
+            return self.softmax(hidden[:, -1]), DecodeState({}, caches, state.length + 1)
+        keep = torch.cat([state.hypothesis["keep"], torch.ones_like(tokens[:, None], dtype=torch.bool)], dim=1)
+        position = state.hypothesis["next_position"]
+        # Positions never exceed the sequence length so far: that bounds the timing-signal table.
+        x = self.positions(embedded, position[:, None], offset=keep.shape[1] - 1)
+        hidden, caches = self.decoder.step(F.dropout(x, self.embedding_dropout, self.training), state,
+                                           self_mask=keep[:, None, None, :])
+        caches["keep"], caches["next_position"] = keep, position + 1
+        return self.softmax(hidden[:, -1]), DecodeState({}, caches, state.length + 1)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "transformer_lm")

@@ -139,6 +139,11 @@ def build(spec: AlgorithmicProblem, data_dir: str | Path) -> SequenceData:
     return SequenceData(folder, spec.max_length)
 
 
+def from_assets(spec: AlgorithmicProblem, folder: Path) -> SequenceData:
+    """The problem's alphabet from a run's data_assets/ folder (assets.py); no splits are read."""
+    return SequenceData(folder, spec.max_length)
+
+
 def _generate(spec: AlgorithmicProblem, folder: Path, fp: str, spec_data: dict) -> None:
     started = time.perf_counter()
     names = symbols(spec)

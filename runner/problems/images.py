@@ -80,10 +80,17 @@ def build(spec: _ImageProblem, data_dir: str | Path) -> "ImageData":
     return ImageData(folder, spec)
 
 
+def from_assets(spec: _ImageProblem, folder: Path) -> "ImageData":
+    """Class names from a run's data_assets/ folder (assets.py); geometry from the spec."""
+    return ImageData(folder, spec)
+
+
 def _generate(spec: _ImageProblem, plan, folder: Path, fp: str, spec_data: dict) -> None:
     started = time.perf_counter()
     meta: dict[str, Any] = {"fingerprint": fp, "problem": spec.name, "family": spec.family,
                             "source": plan.description, "spec": spec_data}
+    if plan.class_names:  # not data: `runner predict` prints them beside the label ids
+        meta["class_names"] = plan.class_names
     counts = {}
     with cache.atomic_folder(folder, meta) as tmp:
         for split in SPLITS:
@@ -122,7 +129,9 @@ class ImageSplit(Sequence):
 class ImageData(ProblemData):
     def __init__(self, folder: Path, spec: _ImageProblem):
         self.folder, self.spec = Path(folder), spec
-        self.fingerprint: str = cache.read_meta(self.folder)["fingerprint"]
+        meta = cache.read_meta(self.folder)
+        self.fingerprint: str = meta["fingerprint"]
+        self.class_names: list[str] = list(meta.get("class_names", []))
         self.classification = isinstance(spec, ImageClassificationProblem)
         shape = tuple(spec.image_shape)
         self.info = ImageDataInfo(

@@ -36,6 +36,11 @@ def build(spec: MaskedLMProblem, data_dir: str | Path) -> "MaskedLMData":
     return MaskedLMData(text.build(LanguageModelProblem.model_validate(fields), data_dir), spec)
 
 
+def from_assets(spec: MaskedLMProblem, folder: Path) -> "MaskedLMData":
+    """The text vocabulary from a run's data_assets/ folder (assets.py); no splits are read."""
+    return MaskedLMData(text.from_assets(spec, folder), spec)
+
+
 class MaskedSplit(Sequence):
     """`copies` passes over a text split; example j is sentence j % n, tagged with its mask key."""
 
@@ -57,6 +62,7 @@ class MaskedSplit(Sequence):
 class MaskedLMData(ProblemData):
     def __init__(self, base: Any, spec: MaskedLMProblem):
         self.base, self.spec = base, spec
+        self.assets_source = base.folder  # its vocabulary files are what inference needs (assets.py)
         self.text_vocab_size = base.info.target_vocab_size
         self.mask_id = self.text_vocab_size  # one id past the text vocabulary
         size = self.text_vocab_size + 1

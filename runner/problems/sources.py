@@ -42,19 +42,21 @@ class ResolvedSource:
     description: str  # the folder or "hub:<dataset>", for logs and meta.json
 
 
-def repo_root() -> Path:
-    """The folder holding `catalog/` (honours RUNNER_CATALOG like the spec loader)."""
-    from runner.specs.catalog import builtin_root
+def repo_root() -> Path | None:
+    """The source checkout's root (holding `catalog/`), or None for an installed wheel."""
+    from runner.specs.catalog import source_checkout
 
-    return builtin_root().parent
+    return source_checkout()
 
 
 def candidate_paths(path: str) -> list[Path]:
-    """Where a relative local path may live: the working directory, then the repository root."""
+    """Where a relative local path may live: the working directory, then the repository root
+    (in a source checkout, so the shipped problems' `../shared/data/...` work from any folder)."""
     p = Path(path).expanduser()
     if p.is_absolute():
         return [p]
-    return [Path.cwd() / p, repo_root() / p]
+    root = repo_root()
+    return [Path.cwd() / p] + ([root / p] if root is not None else [])
 
 
 def find_local(path: str) -> Path | None:

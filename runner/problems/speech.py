@@ -87,6 +87,11 @@ def build(spec: SpeechProblem, data_dir: str | Path) -> "SpeechData":
     return SpeechData(folder, spec)
 
 
+def from_assets(spec: SpeechProblem, folder: Path) -> "SpeechData":
+    """Transcript vocabulary from a run's data_assets/ folder (assets.py); features from the spec."""
+    return SpeechData(folder, spec)
+
+
 def fingerprint_data(spec: SpeechProblem, source_kind: str) -> dict[str, Any]:
     """Spec fields that determine the cached data; local files count by content, not path."""
     data = spec.model_dump(mode="json", exclude=_NOT_IN_FINGERPRINT)

@@ -45,6 +45,11 @@ def build(spec: Text2TextProblem | LanguageModelProblem, data_dir: str | Path) -
     return SequenceData(folder, spec.max_length)
 
 
+def from_assets(spec: Text2TextProblem | LanguageModelProblem, folder: Path) -> SequenceData:
+    """The problem's vocabularies from a run's data_assets/ folder (assets.py); no splits are read."""
+    return SequenceData(folder, spec.max_length)
+
+
 def fingerprint_data(spec: Text2TextProblem | LanguageModelProblem, source_kind: str) -> dict[str, Any]:
     """The part of the spec that determines the encoded data, for the source actually used.
 

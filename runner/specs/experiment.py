@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, SerializeAsAny
 
 from runner.models.hparams_base import TrainingHparams, unhashed_defaults
-from runner.specs.base import Spec
+from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
 
@@ -37,11 +37,11 @@ class GlobalBatch(Spec):
 
 
 class Experiment(Spec):
-    recipe: str
+    recipe: PlainName
     description: str = ""
     problem: SerializeAsAny[ProblemSpec]
     model: ModelSpec
-    hparams_set: str
+    hparams_set: PlainName
     hparams: SerializeAsAny[TrainingHparams]
     train: TrainSpec
     decode: DecodeSpec
@@ -98,7 +98,18 @@ def canonical_json(experiment: Experiment) -> str:
     for name, default in unhashed_defaults(type(experiment.hparams)).items():
         if data["hparams"].get(name) == default:
             data["hparams"].pop(name)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _no_negative_zero(value: Any) -> Any:
+    """-0.0 is the same value as 0.0 and must hash the same (JSON would write '-0.0')."""
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
+    if isinstance(value, dict):
+        return {k: _no_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_negative_zero(v) for v in value]
+    return value
 
 
 def compute_hash(experiment: Experiment) -> str:

@@ -6,7 +6,7 @@ Family-specific specs live beside their data code in `runner/problems/<family>_s
 
 from pydantic import Field
 
-from runner.specs.base import Spec
+from runner.specs.base import PlainName, Spec
 
 
 # Fields that annotate a problem without changing its data (left out of fingerprints and spec_hash).
@@ -26,7 +26,7 @@ def differs_from_t2t_field():
 class ProblemSpec(Spec):
     """A problem: where data comes from, how it is encoded, and how it is scored."""
 
-    name: str = Field("", description="Filled in from the file stem; do not set by hand.")
+    name: PlainName = Field("", description="Filled in from the file stem; do not set by hand.")
     description: str = Field("", description="One line shown by `runner list problems`.")
     family: str
     t2t_source: str | None = t2t_source_field()

@@ -55,9 +55,33 @@ def _experiment_ids(mlflow_client) -> list[str]:
     return [e.experiment_id for e in mlflow_client.search_experiments()]
 
 
+def _read_only_client(uri: str):
+    """A client that gives up quickly: a read-only command should not sit through MLflow's retries."""
+    import os
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    return client(uri)
+
+
+def _unreadable(uri: str, exc: Exception) -> SpecError:
+    detail = " ".join(str(exc).split())[:300]
+    return SpecError(f"cannot read runs from {display(uri)}: {type(exc).__name__}: {detail}; is it an MLflow "
+                     "tracking server or database?", field="tracking.uri")
+
+
 def recent_runs(uri: str, problem: str | None = None, limit: int = 20) -> list[RunSummary]:
     """Runner's runs, newest first, optionally of one problem."""
-    mlflow_client = client(uri)
+    try:
+        return _recent_runs(uri, problem, limit)
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot read this store"
+        raise _unreadable(uri, exc) from None
+
+
+def _recent_runs(uri: str, problem: str | None, limit: int) -> list[RunSummary]:
+    mlflow_client = _read_only_client(uri)
     ids = _experiment_ids(mlflow_client)
     if not ids:
         return []
@@ -73,10 +97,15 @@ def recent_runs(uri: str, problem: str | None = None, limit: int = 20) -> list[R
 
 def find_runs(uri: str, refs: list[str]) -> list[RunSummary]:
     """The runs named by full ids or unique prefixes, in the order given; a clear error otherwise."""
-    mlflow_client = client(uri)
-    ids = _experiment_ids(mlflow_client)
-    known = mlflow_client.search_runs(ids, filter_string="tags.spec_hash != ''",
-                                      order_by=["attributes.start_time DESC"], max_results=_SEARCH_LIMIT) if ids else []
+    try:
+        mlflow_client = _read_only_client(uri)
+        ids = _experiment_ids(mlflow_client)
+        known = mlflow_client.search_runs(ids, filter_string="tags.spec_hash != ''",
+                                          order_by=["attributes.start_time DESC"], max_results=_SEARCH_LIMIT) if ids else []
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot read this store"
+        raise _unreadable(uri, exc) from None
     found = []
     for ref in refs:
         matches = [r for r in known if r.info.run_id.startswith(ref.lower())]

@@ -1,0 +1,126 @@
+"""`runner predict` from the run folder alone: text, image and audio runs trained here for a few steps.
+
+Each run is trained in-process into a temp folder, then its data cache is deleted, so the
+predictions can only come from what the run folder holds (data_assets/, experiment.yaml,
+checkpoints)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from runner import api
+from runner.cli import main
+from tests.conftest import TINY_OVERRIDES
+from tests.test_speech_spoken_digits import make_fsdd
+
+
+def _train(tmp_path, recipe, overrides):
+    experiment = api.resolve(recipe, overrides)
+    run_dir, data_dir = tmp_path / "run", tmp_path / "data"
+    api.train(experiment, str(run_dir), str(data_dir), verbose=False)
+    shutil.rmtree(data_dir)  # predict must not need the data cache
+    return run_dir
+
+
+@pytest.fixture(autouse=True)
+def _empty_data_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNNER_DATA_DIR", str(tmp_path / "no-cache-here"))
+
+
+def _predict(capsys, *argv):
+    capsys.readouterr()
+    status = main(["predict", *map(str, argv)])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def reverse_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reverse")
+    return _train(tmp, "catalog/recipes/reverse_transformer_cpu.yaml", TINY_OVERRIDES + ["train.steps=5"])
+
+
+def test_text_run_decodes_files_and_stdin(reverse_run, tmp_path, capsys, monkeypatch):
+    import io
+
+    assert (reverse_run / "data_assets" / "meta.json").is_file()
+    lines = ["0 1 1", "1 0 0 1"]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    status, out, _ = _predict(capsys, reverse_run, tmp_path / "in.txt", "--format", "jsonl")
+    assert status == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["input"] for r in rows] == lines
+    assert all(set(r["output"].split()) <= {"0", "1"} for r in rows)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    status, plain, _ = _predict(capsys, reverse_run)
+    assert status == 0 and plain.splitlines() == [r["output"] for r in rows]
+    monkeypatch.setattr("sys.stdin", io.StringIO("1 1\n\n"))
+    status, typed, _ = _predict(capsys, reverse_run, "--interactive")
+    assert status == 0 and len(typed.splitlines()) == 1
+
+
+def test_text_run_bad_inputs_exit_2_with_one_message(reverse_run, tmp_path, capsys, monkeypatch):
+    import io
+
+    status, _, err = _predict(capsys, reverse_run, tmp_path / "missing.txt")
+    assert status == 2 and "missing.txt: no such input file" in err
+    (tmp_path / "bad.txt").write_text("0 1\n0 7\n")
+    status, _, err = _predict(capsys, reverse_run, tmp_path / "bad.txt")
+    assert status == 2 and "bad.txt: line 2:" in err and "unknown symbol(s) ['7']" in err
+    status, _, err = _predict(capsys, tmp_path, "x")
+    assert status == 2 and "no experiment.yaml here" in err
+    status, _, err = _predict(capsys, reverse_run, "--top-p", "0")
+    assert status == 2 and "--top-p" in err
+
+
+def test_decode_refuses_a_non_text_run_without_a_traceback(tmp_path, capsys):
+    run = _train(tmp_path, "catalog/recipes/digits_cpu_ci.yaml", ["train.steps=2", "train.eval_every=2"])
+    (tmp_path / "in.txt").write_text("x\n")
+    status = main(["decode", str(run), "--from-file", str(tmp_path / "in.txt"), "--to-file", str(tmp_path / "o")])
+    assert status == 2 and "runner predict" in capsys.readouterr().err
+
+
+def test_image_run_labels_files_with_probabilities(tmp_path, capsys):
+    from PIL import Image
+
+    run = _train(tmp_path, "catalog/recipes/digits_cpu_ci.yaml", ["train.steps=4", "train.eval_every=2"])
+    array = tmp_path / "seven.npy"
+    np.save(array, np.random.default_rng(0).integers(0, 17, (8, 8, 1)))
+    png = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (16, 16), dtype=np.uint8)).save(png)
+    status, out, err = _predict(capsys, run, array, png, "--top", "3", "--format", "jsonl")
+    assert status == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["input"] for r in rows] == [str(array), str(png)]
+    for row in rows:
+        probs = [label["probability"] for label in row["labels"]]
+        assert len(probs) == 3 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+        assert {label["label"] for label in row["labels"]} <= {str(d) for d in range(10)}
+    assert "resized from 16x16 to 8x8" in err
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    status, _, err = _predict(capsys, run, tmp_path / "broken.png")
+    assert status == 2 and "broken.png: cannot read as an image" in err
+
+
+def test_audio_run_transcribes_wav_files(tmp_path, capsys):
+    from runner.problems.audio import write_wav
+
+    fsdd = make_fsdd(tmp_path / "fsdd", speakers=("alice", "bob", "theo"), takes=3)
+    run = _train(tmp_path, "catalog/recipes/spoken_digits_cpu_ci.yaml", [
+        f"problem.source.path={fsdd}", "problem.utterances.train=30", "problem.utterances.eval=4",
+        "problem.utterances.test=4", "problem.utterances.eval_takes_per_digit=1", "train.steps=3",
+        "train.eval_every=3", "decode.max_examples=2"])
+    wavs = sorted(fsdd.glob("*_theo_0.wav"))[:2]
+    status, out, err = _predict(capsys, run, *wavs)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(w) for w in wavs]
+    vocabulary = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "<unk>"}
+    assert all(set(line.split("\t")[1].split()) <= vocabulary for line in lines)
+    write_wav(tmp_path / "fast.wav", np.zeros(800), 16000)
+    status, _, err = _predict(capsys, run, tmp_path / "fast.wav")
+    assert status == 2 and "fast.wav: sampled at 16000 Hz, but this problem expects 8000 Hz" in err
