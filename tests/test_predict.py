@@ -124,3 +124,50 @@ def test_audio_run_transcribes_wav_files(tmp_path, capsys):
     write_wav(tmp_path / "fast.wav", np.zeros(800), 16000)
     status, _, err = _predict(capsys, run, tmp_path / "fast.wav")
     assert status == 2 and "fast.wav: sampled at 16000 Hz, but this problem expects 8000 Hz" in err
+
+
+def _lm_run(tmp_path):
+    import gzip
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = ["a dog runs", "two cats sleep", "a man rides a bike", "the girl smiles"]
+    for name, count in (("train", 200), ("val", 20), ("test_2016_flickr", 20)):
+        with gzip.open(corpus / f"{name}.en.gz", "wt", encoding="utf-8") as f:
+            f.write("".join(words[i % len(words)] + "\n" for i in range(count)))
+    return _train(tmp_path, "catalog/recipes/lm_multi30k_ci.yaml", [
+        f"problem.source.path={corpus}", "problem.vocab.size=270", "problem.max_examples=0",
+        "hparams.hidden_size=32", "hparams.filter_size=32", "hparams.batch_size=512", "train.steps=3",
+        "train.eval_every=3", "train.eval_steps=1"])
+
+
+def test_language_model_samples_with_a_seed_and_continues_prompts(tmp_path, capsys):
+    run = _lm_run(tmp_path)
+    first = _predict(capsys, run, "--num-samples", "3", "--seed", "7", "--max-length", "12", "--top-k", "20")
+    again = _predict(capsys, run, "--num-samples", "3", "--seed", "7", "--max-length", "12", "--top-k", "20")
+    assert first[0] == 0, first[2]
+    assert first[1] == again[1] and len(first[1].split("\n")) == 4  # same seed, same samples
+    (tmp_path / "prompts.txt").write_text("a dog\n")
+    status, out, err = _predict(capsys, run, tmp_path / "prompts.txt", "--num-samples", "2", "--seed", "1",
+                                "--max-length", "5", "--temperature", "0.7", "--top-p", "0.9")
+    assert status == 0, err
+    rows = [line.split("\t") for line in out.rstrip("\n").split("\n")]
+    assert len(rows) == 2 and all(src == "a dog" and text.startswith("a dog") for src, text in rows)
+    status, greedy, _ = _predict(capsys, run, tmp_path / "prompts.txt", "--num-samples", "2", "--temperature", "0",
+                                 "--max-length", "5")
+    assert status == 0 and len(set(greedy.rstrip("\n").split("\n"))) == 1  # temperature 0 is greedy: both samples agree
+
+
+def test_image_generation_writes_png_samples_and_never_replaces_them(tmp_path, capsys):
+    from PIL import Image
+
+    run = _train(tmp_path, "catalog/recipes/digits_gen_cpu_ci.yaml", ["train.steps=2", "train.eval_every=2"])
+    out_dir = tmp_path / "samples"
+    status, out, err = _predict(capsys, run, "--num-samples", "2", "--seed", "3", "--output-dir", out_dir)
+    assert status == 0, err
+    files = out.splitlines()
+    assert [f.rsplit("/", 1)[-1] for f in files] == ["sample_0000.png", "sample_0001.png"]
+    with Image.open(files[0]) as image:
+        assert image.size == (8, 8) and image.mode == "L"
+    status, out, _ = _predict(capsys, run, "--output-dir", out_dir)
+    assert status == 0 and out.strip().endswith("sample_0002.png")

@@ -18,7 +18,7 @@ def add_commands(sub) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files ('-' = stdin)")
     p.add_argument("--interactive", action="store_true", help="read one input at a time from the terminal")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
-                   help="text: one output line per input (files: FILE<TAB>result); jsonl: one JSON object a line")
+                   help="text: one output line per input (files: FILE<TAB>result; newlines as \\n); jsonl: one JSON object a line")
     p.add_argument("--output", default=None, metavar="FILE", help="write results here instead of stdout")
     p.add_argument("--output-dir", default="samples", metavar="DIR",
                    help="where generated images go (default: ./samples; existing files are never replaced)")
@@ -56,7 +56,7 @@ def cmd_predict(args) -> int:
                 raise SpecError("an image-generation run samples unconditionally; drop the INPUT files",
                                 Location(args.inputs[0]))
             for result in predict.generate(run, prompts, _sampling(args), args.output_dir):
-                _emit(result, args.format, out, with_source=bool(prompts) or task == "generate_image")
+                _emit(result, args.format, out, with_source=bool(prompts))
             return 0
         if args.interactive:
             for item in _interactive(task):
@@ -86,6 +86,9 @@ def cmd_predict(args) -> int:
 
 def _predict(predict, run, task, items, args, where="<input>"):
     if task == "text":
+        options = _sampling(args)
+        if predict.sampling_requested(options):
+            return predict.sample_translations(run, items, options, where)
         return predict.translate(run, items, where)
     if task == "masked":
         return predict.fill_masks(run, items, where)
@@ -102,7 +105,11 @@ def _emit(result, fmt: str, out, with_source: bool) -> None:
     if fmt == "jsonl":
         out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
     else:
+        if result.file is not None:  # a generated image: where it went
+            out.write(result.file + "\n")
+            return
         shown = result.text if result.text is not None else ", ".join(f"{n} ({p:.3f})" for n, p in result.labels)
+        shown = shown.replace("\\", "\\\\").replace("\n", "\\n")  # one result a line; jsonl keeps text as is
         out.write((f"{result.source}\t{shown}" if with_source else shown) + "\n")
     out.flush()
 
