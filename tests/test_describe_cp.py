@@ -79,10 +79,14 @@ def test_cp_refuses_to_overwrite_or_guess(tmp_path, monkeypatch, capsys):
     assert main(["cp", "reverse_ci", "mine.yaml"]) == 2
     assert "already exists; runner cp never overwrites" in capsys.readouterr().err
     assert (tmp_path / "mine.yaml").read_text().endswith("# my edit\n")
-    assert main(["cp", "librispeech", "cat"]) == 2  # both a recipe and a problem
+    (tmp_path / "env" / "problems").mkdir(parents=True)  # a user catalog with a problem named like a recipe
+    (tmp_path / "env" / "problems" / "reverse_ci.yaml").write_text(
+        (ROOT / "catalog" / "problems" / "algorithmic_reverse_binary40.yaml").read_text())
+    monkeypatch.setenv("RUNNER_CATALOG", str(tmp_path / "env"))
+    assert main(["cp", "reverse_ci", "cat"]) == 2  # both a recipe and a problem
     assert "--kind recipe" in capsys.readouterr().err and not (tmp_path / "cat").exists()
-    assert main(["cp", "librispeech", "cat", "--kind", "problem"]) == 0
-    assert (tmp_path / "cat" / "problems" / "librispeech.yaml").is_file()
+    assert main(["cp", "reverse_ci", "cat", "--kind", "problem"]) == 0
+    assert (tmp_path / "cat" / "problems" / "reverse_ci.yaml").is_file()
     assert main(["cp", "transformer_tiny", "cat/recipes"]) == 2
     assert "is an hparams set" in capsys.readouterr().err
     assert main(["cp", "reverse_cpx", "cat"]) == 2
