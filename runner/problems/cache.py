@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from runner.specs.problem_base import PROBLEM_NOTES
+
 log = logging.getLogger(__name__)
 
 # Bump when the on-disk layout or the encoding code changes meaning, so old caches are not reused.
@@ -72,6 +74,8 @@ def content_hashes(paths: list[Path], data_dir: Path) -> dict[str, str]:
 
 
 def fingerprint(spec_data: dict[str, Any], source_hashes: dict[str, str] | None = None) -> str:
+    # Notes about the problem (its T2T provenance) change no data.
+    spec_data = {k: v for k, v in spec_data.items() if k not in PROBLEM_NOTES}
     payload = {"format": CACHE_FORMAT, "spec": spec_data, "sources": source_hashes or {}}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 

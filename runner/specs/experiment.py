@@ -15,12 +15,14 @@ from typing import Any
 
 from pydantic import Field, SerializeAsAny
 
-from runner.models.hparams_base import TrainingHparams
+from runner.models.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
-from runner.specs.problem_base import ProblemSpec
+from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
 
 _NOT_HASHED = ("recipe", "description", "tracking", "global_batch", "spec_hash")
+# Notes about a section that change nothing trained (the problem's T2T provenance).
+_NOTES = ("description",) + PROBLEM_NOTES
 
 
 class GlobalBatch(Spec):
@@ -89,7 +91,13 @@ def canonical_json(experiment: Experiment) -> str:
         data.pop(key, None)
     for section in data.values():
         if isinstance(section, dict):
-            section.pop("description", None)
+            for note in _NOTES:
+                section.pop(note, None)
+    # A field added after results were recorded is hashed only once it leaves its default (the
+    # behaviour from before it existed), so experiments recorded earlier keep their spec_hash.
+    for name, default in unhashed_defaults(type(experiment.hparams)).items():
+        if data["hparams"].get(name) == default:
+            data["hparams"].pop(name)
     return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

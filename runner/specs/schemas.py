@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from runner.specs.base import PlainName, Spec
 from runner.specs.metric_names import METRIC_MODES
+from runner.specs.problem_base import differs_from_t2t_field, t2t_source_field
 
 
 class ModelSpec(Spec):
@@ -32,6 +33,8 @@ class HparamsSetSpec(Spec):
     description: str = ""
     model: str = Field(description="The catalog model these values are for.")
     extends: str | None = Field(None, description="Another set to inherit from; this set overrides a few values.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     hparams: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -74,6 +77,8 @@ class HparamsRangeSpec(Spec):
     name: PlainName = ""
     description: str = ""
     base: str = Field(description="The hparams set the ranges vary.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     ranges: dict[str, ParamRange] = Field(min_length=1)
 
 

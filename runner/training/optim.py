@@ -61,5 +61,6 @@ def build_optimizer(model: torch.nn.Module, hparams: Any, device: torch.device |
     if name == "adafactor":
         return torch.optim.Adafactor(groups, lr=1.0, eps=_ADAFACTOR_EPS)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=1.0, momentum=hparams.optimizer_momentum_momentum, **fast)
+        return torch.optim.SGD(groups, lr=1.0, momentum=hparams.optimizer_momentum_momentum,
+                               nesterov=getattr(hparams, "optimizer_momentum_nesterov", False), **fast)
     raise ValueError(f"hparams.optimizer: unknown optimizer '{name}'; expected one of adam, adamw, adafactor, sgd")
