@@ -58,6 +58,10 @@ class Experiment(Spec):
         """Rebuild an experiment (e.g. inside a Ray worker) with the right subclasses."""
         from runner import registry
 
+        # Plugins are code: import the ones an experiment names only once its values are known to be
+        # the ones that were hashed (a hand-edited run folder or record names no module to import).
+        if not isinstance(data, dict) or data.get("spec_hash") != stored_hash(data):
+            raise ValueError("spec_hash does not match the experiment's values (was it edited by hand?)")
         registry.import_plugins(plugin_modules(data))
         problem_cls = registry.family(data["problem"]["family"]).config_class()
         hparams_cls = registry.model(data["model"]["implementation"]).config_class()
@@ -84,13 +88,23 @@ def plugin_modules(experiment: "Experiment | dict[str, Any]") -> list[str]:
 
 
 def canonical_json(experiment: Experiment) -> str:
-    data = experiment.to_dict()
-    for key in _NOT_HASHED:
-        data.pop(key, None)
-    for section in data.values():
-        if isinstance(section, dict):
-            section.pop("description", None)
+    return _canonical(experiment.to_dict())
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    data = {k: v for k, v in data.items() if k not in _NOT_HASHED}
+    data = {k: ({kk: vv for kk, vv in v.items() if kk != "description"} if isinstance(v, dict) else v)
+            for k, v in data.items()}
     return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def stored_hash(data: dict[str, Any]) -> str:
+    """The hash of an experiment as stored (a run folder's experiment.yaml, a record's embedded spec),
+    computed without today's schemas and without importing anything."""
+    try:
+        return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()
+    except (TypeError, ValueError, AttributeError):  # not JSON-able: it cannot match any hash
+        return ""
 
 
 def _no_negative_zero(value: Any) -> Any:
