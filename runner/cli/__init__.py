@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runner.cli import spec_commands
+from runner.cli import catalog_commands, spec_commands
 from runner.specs.errors import SpecError
 
 # Each module adds its sub-commands to the parser; order here is the order in --help.
-COMMAND_MODULES = [spec_commands]
+COMMAND_MODULES = [spec_commands, catalog_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

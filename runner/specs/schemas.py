@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from runner.specs.base import PlainName, Spec
 from runner.specs.metric_names import METRIC_MODES
+from runner.specs.problem_base import differs_from_t2t_field, t2t_source_field
 
 
 class ModelSpec(Spec):
@@ -32,6 +33,8 @@ class HparamsSetSpec(Spec):
     description: str = ""
     model: str = Field(description="The catalog model these values are for.")
     extends: str | None = Field(None, description="Another set to inherit from; this set overrides a few values.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     hparams: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -74,6 +77,8 @@ class HparamsRangeSpec(Spec):
     name: PlainName = ""
     description: str = ""
     base: str = Field(description="The hparams set the ranges vary.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     ranges: dict[str, ParamRange] = Field(min_length=1)
 
 
@@ -93,7 +98,7 @@ class TrainSpec(Spec):
 class DecodeSpec(Spec):
     beam_size: int = Field(4, gt=0, description="1 = greedy (T2T --decode_hparams=beam_size).")
     alpha: float = Field(0.6, ge=0.0, description="Length penalty exponent: ((5+len)/6)^alpha.")
-    extra_length: int = Field(50, ge=0, description="Decode at most input length + extra_length tokens.")
+    extra_length: int = Field(100, ge=0, description="Decode at most input length + extra_length tokens (T2T's decode_hparams default, 100).")
     batch_size: int = Field(64, gt=0, description=(
         "Sentences per decoding batch on average: batches are packed by input tokens (batch_size x the mean "
         "input length), so short sentences share larger batches and long ones smaller."))
