@@ -23,6 +23,7 @@ adds `test_<metric>` for the test split and `done: 1`.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import resource
 import sys
@@ -72,6 +73,10 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def _distributed(world_size: int) -> bool:
     return world_size > 1 and dist.is_available() and dist.is_initialized()
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss is NaN or infinite: training cannot recover, so the run fails with this message."""
 
 
 def micro_step_loss(
@@ -211,6 +216,11 @@ class _Run:
         if self.ddp:
             dist.all_reduce(sums, op=dist.ReduceOp.SUM)
         loss, aux = (sums / self.window_steps).tolist()
+        if not math.isfinite(loss):  # checked per reported window: no host sync per step
+            raise NonFiniteLoss(
+                f"the training loss became {loss} by step {self.step}; the run is stopped rather than "
+                "reported as finished. Lower hparams.learning_rate_constant, set hparams.clip_grad_norm "
+                "(e.g. 1.0), or check the data")
         row = {
             "train_loss": loss,
             "learning_rate": self.rate(self.step),
