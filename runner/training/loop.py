@@ -43,6 +43,7 @@ from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.threads import pin_threads
 
 DEFAULT_LOG_EVERY = 100
 
@@ -299,6 +300,7 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
     metric_registry.check_names(metric_names)  # a typo fails now, not after hours of training
     device = torch.device(session.device)
     configure_determinism(device)
+    pin_threads(experiment)  # the spec's thread count: it changes the low bits of reductions
     seed_everything(experiment.train.seed)
     if model is None:
         model = build_model(experiment, data.info)
