@@ -313,7 +313,11 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
 
     budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
-    while run.step < experiment.train.steps and not _out_of_time(deadline, run.world, device):
+    last_step = experiment.train.steps
+    replay = getattr(experiment, "replay_steps", None)
+    if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
+        deadline, last_step = None, replay
+    while run.step < last_step and not _out_of_time(deadline, run.world, device):
         run.train_step()
         run.after_step()
     run.finish_training()
