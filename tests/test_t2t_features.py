@@ -119,3 +119,61 @@ def test_added_fields_leave_recorded_hashes_alone():
     same = api.resolve(recipe, ["hparams.resnet_version=v1"])
     other = api.resolve(recipe, ["hparams.resnet_version=v2"])
     assert plain.spec_hash == same.spec_hash != other.spec_hash
+
+
+def _t2t_adafactor_reference(param, grads, lr, decay_type="pow", beta2=0.999, beta1=0.0, factored=True):
+    """T2T's AdafactorOptimizer._resource_apply_dense in numpy, for a TF-layout matrix [in, out]."""
+    import numpy as np
+
+    p = param.astype(np.float64).copy()
+    vr, vc, v, m = np.zeros(p.shape[0]), np.zeros(p.shape[1]), np.zeros(p.shape), np.zeros(p.shape)
+    for step_num, g in enumerate(grads):  # T2T's global step before the update
+        t = step_num + 1.0
+        decay = 1 - t**-0.8 if decay_type == "pow" else beta2 * (1 - beta2 ** (t - 1)) / (1 - beta2**t)
+        g2 = g * g + 1e-30
+        scale = lr * max(np.sqrt((p * p).mean()), 1e-3)
+        if factored:
+            vr = decay * vr + (1 - decay) * g2.mean(-1)
+            vc = decay * vc + (1 - decay) * g2.mean(-2)
+            x = g / np.sqrt(vr / vr.mean())[:, None] / np.sqrt(vc)[None, :]
+        else:
+            v = decay * v + (1 - decay) * g2
+            x = g / np.sqrt(v)
+        x = x / max(1.0, np.sqrt((x * x).mean()) / 1.0)
+        sub = scale * x
+        if beta1:
+            m = beta1 * m + (1 - beta1) * sub
+            sub = m
+        p = p - sub
+    return p
+
+
+@pytest.mark.parametrize("options", [{}, {"decay_type": "adam"}, {"beta1": 0.9}, {"factored": False}])
+def test_adafactor_is_t2ts_update(options):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    weight_tf = rng.normal(size=(3, 5))              # TF layout [in, out]
+    grads_tf = [rng.normal(size=(3, 5)) * s for s in (1.0, 0.01, 3.0)]
+    layer = nn.Linear(3, 5, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight_tf.T))  # torch layout [out, in]
+    from runner.training.adafactor import T2TAdafactor
+
+    optimizer = T2TAdafactor(layer.parameters(), lr=0.05, **options)
+    for g in grads_tf:
+        layer.weight.grad = torch.tensor(g.T, dtype=torch.float32)
+        optimizer.step()
+    expected = _t2t_adafactor_reference(weight_tf, grads_tf, 0.05, **options)
+    np.testing.assert_allclose(layer.weight.detach().numpy().T, expected, rtol=2e-5, atol=1e-6)
+
+
+def test_adafactor_factors_a_conv_over_in_and_out():
+    from runner.training.adafactor import T2TAdafactor
+
+    conv = nn.Conv2d(4, 6, 3)
+    optimizer = T2TAdafactor([conv.weight], lr=0.01)
+    conv.weight.grad = torch.randn_like(conv.weight)
+    optimizer.step()
+    state = optimizer.state[conv.weight]
+    assert state["v_row"].shape == (9, 4) and state["v_col"].shape == (9, 6)  # per kernel position: in, out

@@ -35,6 +35,32 @@ def add_commands(sub) -> None:
     add_override_flag(p)
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("export", help="write a bundle that loads without runner's data code; log it to MLflow",
+                       description="The bundle holds the weights, the vocabulary, bundle.json and load.py (and "
+                       "a torch.export program for image classifiers); it is logged as the MLflow run's model when the run "
+                       "was tracked.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--to", required=True, metavar="DIR", help="a new (or empty) folder for the bundle")
+    p.add_argument("--checkpoint", default=None, help="a checkpoint folder (default: the run's latest)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the bundle to the run's MLflow run")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from runner.export import export_run
+
+    exported = export_run(args.run_dir, args.to, args.checkpoint)
+    print(f"exported {exported.task} model -> {exported.folder}"
+          + (" (with a torch.export program, model.pt2)" if exported.program else ""), file=sys.stderr)
+    if not args.no_mlflow:
+        from runner.tracking.model_logging import log_bundle
+
+        model_uri = log_bundle(args.run_dir, exported.folder)
+        print(f"logged to MLflow as {model_uri}" if model_uri else
+              "not logged to MLflow: the run has no mlflow_run.json (it was not tracked)", file=sys.stderr)
+    print(exported.folder)
+    return 0
+
 
 def cmd_predict(args) -> int:
     from runner import predict

@@ -75,6 +75,17 @@ class TrainingHparams(Spec):
     optimizer_adam_epsilon: float = Field(1e-9, gt=0.0)
     optimizer_momentum_momentum: float = Field(0.9, ge=0.0, lt=1.0)
     optimizer_momentum_nesterov: bool = added_field(False, description="Nesterov momentum for sgd (T2T's resnet sets it).")
+    # T2T's Adafactor (runner/training/adafactor.py), with basic_params1's defaults.
+    optimizer_adafactor_beta1: float = added_field(0.0, ge=0.0, lt=1.0, description="Adafactor momentum; 0 = none.")
+    optimizer_adafactor_beta2: float = added_field(0.999, ge=0.0, lt=1.0, description="Adafactor decay with decay_type 'adam'.")
+    optimizer_adafactor_decay_type: Literal["pow", "adam"] = added_field(
+        "pow", description="pow: decay 1 - step^-memory_exponent; adam: Adam's bias-corrected beta2.")
+    optimizer_adafactor_memory_exponent: float = added_field(0.8, gt=0.0, le=1.0)
+    optimizer_adafactor_clipping_threshold: float = added_field(
+        1.0, ge=0.0, description="Update clipping: divide the update by max(1, rms / threshold); 0 = off.")
+    optimizer_adafactor_factored: bool = added_field(True, description="Factor matrices' second moments.")
+    optimizer_adafactor_multiply_by_parameter_scale: bool = added_field(
+        True, description="Scale the step by max(rms(param), 1e-3): the learning rate is a relative step.")
     weight_decay: float = Field(0.0, ge=0.0)
     learning_rate_schedule: str = Field(
         "constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size",

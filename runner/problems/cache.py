@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,26 @@ def fingerprint(spec_data: dict[str, Any], source_hashes: dict[str, str] | None 
     spec_data = {k: v for k, v in spec_data.items() if k not in PROBLEM_NOTES}
     payload = {"format": CACHE_FORMAT, "spec": spec_data, "sources": source_hashes or {}}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a problem's data comes from and which cache folder this spec uses (nothing generated yet).
+
+    Each family's `locate(spec, data_dir)` makes it and its `build` uses it, so `runner run
+    --dry-run` reports the same source and cache folder that datagen will use.
+    """
+
+    plan: Any  # the family's source plan (kind, description, files, reader)
+    kind: str  # "local", "hub", "generated", "sklearn", "fsdd"
+    description: str  # the folder, "hub:<dataset>", ...
+    spec_data: dict[str, Any]
+    fingerprint: str
+    folder: Path
+
+    @property
+    def cached(self) -> bool:
+        return is_complete(self.folder)
 
 
 def cache_folder(data_dir: Path, problem_name: str, fp: str) -> Path:

@@ -98,7 +98,7 @@ class TrainSpec(Spec):
 class DecodeSpec(Spec):
     beam_size: int = Field(4, gt=0, description="1 = greedy (T2T --decode_hparams=beam_size).")
     alpha: float = Field(0.6, ge=0.0, description="Length penalty exponent: ((5+len)/6)^alpha.")
-    extra_length: int = Field(50, ge=0, description="Decode at most input length + extra_length tokens.")
+    extra_length: int = Field(100, ge=0, description="Decode at most input length + extra_length tokens (T2T's decode_hparams default, 100).")
     batch_size: int = Field(64, gt=0, description=(
         "Sentences per decoding batch on average: batches are packed by input tokens (batch_size x the mean "
         "input length), so short sentences share larger batches and long ones smaller."))
