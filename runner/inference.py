@@ -98,6 +98,8 @@ def decode_file(run_dir: str, from_file: str, to_file: str, checkpoint: str | No
         lines = Path(from_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise SpecError(f"cannot read the input file: {exc.strerror}", Location(from_file)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"byte {exc.start} is not UTF-8 text; decode reads UTF-8 lines", Location(from_file)) from None
     run = load_run(run_dir, checkpoint, data_dir, overrides)
     data = run.data
     if not hasattr(data, "examples_from_text") or not getattr(data.info, "has_inputs", True):
