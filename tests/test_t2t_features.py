@@ -177,3 +177,59 @@ def test_adafactor_factors_a_conv_over_in_and_out():
     optimizer.step()
     state = optimizer.state[conv.weight]
     assert state["v_row"].shape == (9, 4) and state["v_col"].shape == (9, 6)  # per kernel position: in, out
+
+
+def _prepend_model(prepend_loss):
+    from runner.models import transformer_lm
+    from runner.models.transformer_lm_hparams import TransformerLMHparams
+    from runner.problems.base import DataInfo
+
+    hp = TransformerLMHparams(hidden_size=16, filter_size=32, num_heads=2, num_decoder_layers=1,
+                              prepend_mode="prepend_inputs_masked_attention", prepend_loss=prepend_loss,
+                              layer_prepostprocess_dropout=0.0, attention_dropout=0.0, relu_dropout=0.0)
+    torch.manual_seed(0)
+    return transformer_lm.build(hp, DataInfo(input_vocab_size=12, target_vocab_size=12))
+
+
+def test_prepend_sequence_loss_scores_inputs_separator_and_targets():
+    batch = {"inputs": torch.tensor([[5, 6, 1], [7, 1, 0]]), "targets": torch.tensor([[8, 9, 1], [4, 1, 0]])}
+    model = _prepend_model("sequence")
+    labels = model.training_targets(batch)
+    # position p of inputs + [separator] + targets[:-1] predicts the token after it; the separator
+    # (and padding) are pad and not scored
+    assert labels.tolist() == [[6, 1, 0, 8, 9, 1], [1, 0, 0, 4, 1, 0]]
+    model.train()
+    logits = model(batch).logits
+    assert logits.shape[:2] == labels.shape
+    model.eval()
+    evaluated = model(batch).logits
+    assert evaluated.shape[:2] == batch["targets"].shape  # eval scores the targets alone
+    # the target part is the same computation either way
+    torch.testing.assert_close(logits[:, 3:], evaluated)
+    targets_only = _prepend_model("targets")
+    assert targets_only.training_targets(batch) is batch["targets"]
+
+
+def test_sequence_loss_needs_masked_prepend_mode():
+    from runner.models.transformer_lm_hparams import TransformerLMHparams
+
+    with pytest.raises(ValueError, match="prepend_loss='sequence' needs prepend_mode"):
+        TransformerLMHparams(prepend_mode="prepend_inputs_full_attention", prepend_loss="sequence")
+
+
+def test_loop_counts_and_scores_the_models_training_targets():
+    from runner.training.loop import micro_step_loss
+    from runner.training.loss import smoothed_loss_sum
+
+    batch = {"inputs": torch.tensor([[5, 6, 1], [7, 1, 0]]), "targets": torch.tensor([[8, 9, 1], [4, 1, 0]])}
+    model = _prepend_model("sequence")
+    model.train()
+    labels = model.training_targets(batch)
+    tokens = int((labels != 0).sum())
+    assert tokens == 8  # input tokens after the first of each row (2 + 1), target tokens (3 + 2)
+    torch.manual_seed(1)
+    loss, share, _ = micro_step_loss(model, batch, global_tokens=tokens, world_size=1, accumulation=1,
+                                     pad_id=0, label_smoothing=0.1, labels=labels)
+    torch.manual_seed(1)
+    expected = smoothed_loss_sum(model(batch).logits, labels, 0, 0.1) / tokens
+    torch.testing.assert_close(loss, expected)
