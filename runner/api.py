@@ -57,10 +57,12 @@ def build_model(experiment: Experiment, info):
 
 def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True) -> dict[str, float]:
     """Train and evaluate in this process; returns the final metrics (also in final_metrics.json)."""
+    from runner.problems import assets
     from runner.training.loop import train as train_loop
     from runner.training.session import InProcessSession
 
     claim(output_dir, experiment)
     data = build_problem(experiment, data_dir)
+    assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
     session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
     return train_loop(experiment, data, session)
