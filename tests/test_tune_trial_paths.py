@@ -61,7 +61,7 @@ def test_direct_and_train_paths_give_identical_results(tmp_path, runner_data_dir
 def _best_trial_becomes_a_record(tmp_path, data_dir, outcome, monkeypatch):
     """`<sweep>/best` is the best trial's run folder; `runner tune --record` makes it a leaderboard record
     whose command is the plain `runner run` that trains that trial."""
-    import os
+    import shutil
     from pathlib import Path
 
     from runner.cli.tune_commands import record_best
@@ -72,7 +72,7 @@ def _best_trial_becomes_a_record(tmp_path, data_dir, outcome, monkeypatch):
     assert best_link.is_symlink() and best_link.resolve() == Path(outcome.best.trial_dir).resolve()
     repo = tmp_path / "repo"
     repo.mkdir()
-    os.symlink(Path(__file__).resolve().parents[1] / "catalog", repo / "catalog")
+    shutil.copytree(Path(__file__).resolve().parents[1] / "catalog", repo / "catalog")  # a record's recipe is in its repo
     monkeypatch.setenv("RUNNER_LEADERBOARD", str(repo / "leaderboard"))
     record = load_record(record_best(outcome, "cpu", data_dir))
     assert record.spec_hash == outcome.best.spec_hash and record.mlflow_run_id == outcome.best.mlflow_run_id
