@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runner.run_dir import checkpoint_roots, default_data_dir, load_experiment
+from runner.run_dir import RunDir, checkpoint_roots, default_data_dir, load_experiment, write_text_atomic
 from runner.specs.errors import Location, SpecError
 
-AVERAGED_DIR = "averaged"
+AVERAGED_DIR = RunDir.AVERAGED
 
 
 def _model_from_run(run_dir: str, checkpoint: str | None, data_dir: str | None, overrides=()):
@@ -63,10 +63,7 @@ def decode_file(run_dir: str, from_file: str, to_file: str, checkpoint: str | No
     except ValueError as exc:
         raise SpecError(str(exc), Location(from_file)) from None
     hypotheses = decode_examples(model, data, examples, experiment.decode)
-    out = Path(to_file)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(data.decode_text(ids) + "\n" for ids in hypotheses), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(to_file, "".join(data.decode_text(ids) + "\n" for ids in hypotheses))
     return len(lines)
 
 

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runner.leaderboard.paths import TIERS, record_file_name
+from runner.run_dir import write_text_atomic
 from runner.specs.errors import SpecError
 from runner.specs.experiment import _NOT_HASHED, Experiment
 from runner.specs.loader import Document, load_yaml
@@ -101,9 +102,7 @@ def write_record(record: Record, records_dir: str | Path) -> Path:
     folder = Path(records_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record.file_name
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(dump_record(record), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, dump_record(record))
     return path
 
 
