@@ -63,6 +63,7 @@ def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, 
     training row leaves no claim on the folder."""
     import sys
 
+    from runner.problems import assets
     from runner.training.loop import train as train_loop
     from runner.training.session import InProcessSession
 
@@ -75,6 +76,7 @@ def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, 
     try:
         data = build_problem(experiment, data_dir)
         run_dir.write_data_facts(experiment.problem.name, data.fingerprint, len(data.split("test")))
+        assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
         session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
         results = train_loop(experiment, data, session)
     except BaseException:

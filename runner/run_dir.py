@@ -17,6 +17,7 @@ Layout:
   checkpoints/step_*              an in-process run's checkpoints
   ray/<run name>/step_*           Ray Train's storage for a Ray run (run name: `<recipe>-<spec_hash[:12]>`)
   averaged/                       `runner average`'s checkpoint
+  data_assets/                    vocabularies and meta.json, so predict/export need only the folder
   mlflow_run.json                 {run_id, uri, experiment_id} of the run's MLflow run (runner/tracking)
   ray_run.json                    {workers, resumed_from_step} of the last Ray attempt
 
@@ -32,6 +33,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +129,7 @@ class RunDir:
     RAY_RUN = "ray_run.json"
     CHECKPOINTS = "checkpoints"
     AVERAGED = "averaged"           # `runner average`'s checkpoint
+    DATA_ASSETS = "data_assets"     # the data's small files inference needs (runner/problems/assets.py)
     RAY_STORAGE = "ray"
     # The files of a finished run that tracking logs as artifacts, when present.
     ARTIFACTS = (FINAL_METRICS, SIGNATURES, DECODED, RAY_RUN, DATA)
@@ -177,17 +180,25 @@ class RunDir:
                     f"{experiment.spec_hash[:12]}); choose another --output-dir, or delete the folder to start over",
                     Location(str(path)),
                 )
+            self._forget_start()  # the other spec's data facts and assets must not pass for ours
         write_text_atomic(self._writable(self.EXPERIMENT), yaml.safe_dump(experiment.to_dict(), sort_keys=False, allow_unicode=True))
 
     def release_if_unstarted(self) -> None:
         """After a failure before the first training row: drop the claim (and the folder, if empty)."""
         if self.has_started():
             return
-        for name in (self.EXPERIMENT, self.DATA, self.METRICS):
-            with contextlib.suppress(OSError):
-                self.file(name).unlink()
+        self._forget_start()
+        with contextlib.suppress(OSError):
+            self.file(self.EXPERIMENT).unlink()
         with contextlib.suppress(OSError):
             self.path.rmdir()  # only when nothing else (logs, MLflow's id) is in it
+
+    def _forget_start(self) -> None:
+        """Remove what a host writes between claiming the folder and the first training row."""
+        for name in (self.DATA, self.METRICS):
+            with contextlib.suppress(OSError):
+                self.file(name).unlink()
+        shutil.rmtree(self.file(self.DATA_ASSETS), ignore_errors=True)
 
     def has_started(self) -> bool:
         """Whether a run trained here: a metrics row, a checkpoint, or final metrics."""
@@ -203,9 +214,13 @@ class RunDir:
             raise SpecError(f"no {self.EXPERIMENT} here; is this a run folder written by `runner run`?",
                             Location(str(self.path)))
         try:
-            return Experiment.from_dict(yaml.safe_load(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SpecError(f"cannot read the run's resolved spec: {exc}", Location(str(path))) from None
+            return Experiment.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, AttributeError, ImportError, OSError, yaml.YAMLError) as exc:
+            # truncated, corrupt or hand-edited: one message (UnicodeDecodeError is a ValueError)
+            detail = " ".join(str(exc).split())[:300]
+            raise SpecError(f"cannot read the run's resolved spec ({type(exc).__name__}: {detail}); the file is damaged "
+                            "or was edited: restore it, or start the run again in a new --output-dir",
+                            Location(str(path))) from None
 
     # -- checkpoints --------------------------------------------------------------------------------
     def checkpoint_roots(self) -> list[str]:

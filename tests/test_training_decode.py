@@ -185,3 +185,29 @@ def test_models_without_decode_are_refused():
     spec = SimpleNamespace(beam_size=1, alpha=0.6, extra_length=2, batch_size=3, max_examples=0)
     with pytest.raises(ValueError, match="no encode\\(\\)/decode\\(\\)"):
         decode_dataset(nn.Linear(2, 2), data, "test", spec)
+
+
+def test_decode_batches_are_packed_by_tokens():
+    from runner.training.decode import token_packed_batches
+
+    lengths = [30, 2, 2, 30, 2, 2, 10, 2]  # mean 10: a budget of 2 x 10 = 20 tokens per batch
+    batches = token_packed_batches(lengths, 2)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches == [[1, 2, 4, 5, 7], [6], [0], [3]]  # sorted by length; short ones share a batch
+    assert all(len(b) * max(lengths[i] for i in b) <= 20 or len(b) == 1 for b in batches)
+    assert token_packed_batches([0] * 5, 2) == [[0, 1], [2, 3], [4]]  # no inputs: batch_size rows
+
+
+def test_decode_progress_counts_sentences_and_tokens(monkeypatch):
+    from rich.progress import Progress
+
+    from runner.training.decode_progress import decode_progress
+
+    seen, original = [], Progress.update
+    monkeypatch.setattr(Progress, "update", lambda self, task, **kw: seen.append(kw) or original(self, task, **kw))
+    with decode_progress(5, enabled=True) as update:
+        update(3, 12)
+        update(2, 8)
+    assert [kw["advance"] for kw in seen] == [3, 2] and seen[-1]["rate"].endswith("tokens/s")
+    with decode_progress(5, enabled=False) as update:  # a non-terminal: a no-op, nothing printed
+        update(5, 20)

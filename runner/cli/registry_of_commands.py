@@ -8,6 +8,7 @@ import importlib
 
 COMMAND_MODULES = [
     "runner.cli.train_commands",
+    "runner.cli.use_commands",
     "runner.cli.tune_commands",
     "runner.cli.tracking_commands",
     "runner.cli.leaderboard_commands",

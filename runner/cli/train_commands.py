@@ -16,7 +16,9 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_datagen)
 
     p = sub.add_parser("run", help="datagen if needed, train, evaluate, decode the test split")
-    p.add_argument("recipe", metavar="RECIPE")
+    p.add_argument("recipe", metavar="RECIPE",
+                   help="a recipe file or catalog name; or a run folder (or its experiment.yaml) to resume or "
+                        "repeat exactly that spec, in that folder unless --output-dir says otherwise")
     add_override_flag(p)
     p.add_argument("--output-dir", default=None, help="run folder (default: runs/<recipe>-<spec_hash[:12]>)")
     p.add_argument("--data-dir", default=None, help="data cache folder")
@@ -54,6 +56,7 @@ def cmd_datagen(args) -> int:
     from runner.specs.resolve import load_problem, resolve
 
     start = time.perf_counter()
+    _check_paths(None, args.data_dir)
     cat = Catalog.for_file(None)
     target = args.target
     from pathlib import Path
@@ -76,10 +79,13 @@ def cmd_datagen(args) -> int:
 
 def cmd_run(args) -> int:
     from runner import api
+    from runner.cli.spec_commands import spec_argument
     from runner.run_dir import default_output_dir
 
-    experiment = api.resolve(args.recipe, args.overrides)
-    output_dir = args.output_dir or default_output_dir(experiment)
+    spec = spec_argument(args.recipe)
+    experiment = api.resolve(spec, args.overrides)
+    output_dir = args.output_dir or _own_run_folder(spec, experiment) or default_output_dir(experiment)
+    _check_paths(output_dir, args.data_dir)
     if args.record and args.dry_run:
         from runner.specs.errors import SpecError
 
@@ -92,15 +98,51 @@ def cmd_run(args) -> int:
 
             raise SpecError("--in-process trains here, without Ray; drop --address / --dry-run, or drop --in-process")
         print(f"run {experiment.recipe} (spec_hash {experiment.spec_hash[:12]}) -> {output_dir}", file=sys.stderr)
-        metrics = api.train(experiment, output_dir, args.data_dir)
+        from runner.training.loop import NonFiniteLoss
+
+        try:
+            metrics = api.train(experiment, output_dir, args.data_dir)
+        except NonFiniteLoss as exc:  # a failed run, not bad input: exit 1, like a failed Ray run
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
         print(json.dumps(metrics, indent=2, sort_keys=True))
         status = 0
+    if status == 0 and not args.dry_run and is_smoke_test(experiment.recipe):
+        print(f"note: {experiment.recipe} is a smoke test: it checks that the whole pipeline runs, in seconds; its "
+              f"metrics mean nothing. To see a model learn: `runner run {QUICK_RECIPE}` (a few minutes on a CPU)",
+              file=sys.stderr)
     if status == 0 and args.record:
         from runner.leaderboard import record_from_run
 
         path = record_from_run(output_dir, args.record, data_dir=args.data_dir)
         print(f"leaderboard record -> {path}", file=sys.stderr)
     return status
+
+
+SMOKE_SUFFIX = "_ci"  # recipes named *_ci are smoke tests (CI runs them); their descriptions say so too
+QUICK_RECIPE = "reverse_cpu"  # the README's first command: a CPU run that visibly learns
+
+
+def is_smoke_test(recipe: str) -> bool:
+    return recipe.endswith(SMOKE_SUFFIX)
+
+
+def _own_run_folder(spec: str, experiment) -> str | None:
+    """The folder a run folder's experiment.yaml came from, when it is this very spec (resume there)."""
+    from pathlib import Path
+
+    from runner.run_dir import SPEC_FILE, load_experiment
+    from runner.specs.errors import SpecError
+
+    path = Path(spec)
+    if path.name != SPEC_FILE or not path.is_file():
+        return None
+    try:
+        if load_experiment(str(path.parent)).spec_hash == experiment.spec_hash:
+            return str(path.parent)
+    except SpecError:  # not a readable run folder: the default folder
+        return None
+    return None
 
 
 def _run_on_ray(experiment, output_dir: str, args) -> int:
@@ -116,9 +158,22 @@ def _run_on_ray(experiment, output_dir: str, args) -> int:
     return 0
 
 
+def _check_paths(output_dir: str | None, data_dir: str | None) -> None:
+    """Folders the command will write: refused now, before any work, if they cannot be."""
+    from runner.cli.output_paths import check_output_dir
+
+    if output_dir:
+        check_output_dir(output_dir, "--output-dir")
+    if data_dir:
+        check_output_dir(data_dir, "--data-dir")
+
+
 def cmd_decode(args) -> int:
+    from runner.cli.output_paths import check_input_file, check_output_file
     from runner.inference import decode_file
 
+    check_input_file(args.from_file, "--from-file")
+    check_output_file(args.to_file, "--to-file")  # before minutes of decoding, not after
     count = decode_file(args.run_dir, args.from_file, args.to_file, args.checkpoint, args.data_dir, args.overrides)
     print(f"decoded {count} lines -> {args.to_file}", file=sys.stderr)
     return 0

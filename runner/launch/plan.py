@@ -137,7 +137,7 @@ def describe(plan: LaunchPlan, experiment: Any, cpu_count: int | None = None) ->
     else:
         cluster = f"an embedded local Ray for this run ({cpu_count or os.cpu_count()} CPUs on this machine)"
     problem = experiment.problem
-    source = getattr(problem, "source", None) or getattr(problem, "generator", None)
+    source = getattr(problem, "generator", None)  # a data source gets its own rows in the dry run (preflight.py)
     rows = [
         ("recipe", f"{experiment.recipe} (spec_hash {experiment.spec_hash[:12]})"),
         ("problem", f"{problem.name} ({problem.family}{f', {source}' if source else ''})"),

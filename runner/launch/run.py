@@ -43,8 +43,13 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
     address = address or os.environ.get("RAY_ADDRESS") or None
     plan = make_plan(experiment, output_dir, data_dir or default_data_dir(), address,
                      resolve_uri(experiment.tracking.uri))
-    if dry_run:
-        print_plan(plan, experiment, Console(width=None if sys.stdout.isatty() else 160))
+    if dry_run:  # check what can be checked without training (preflight.py); a reason not to start is exit 2
+        from runner.launch import preflight
+
+        checks = preflight.check(plan, experiment)
+        print_plan(plan, experiment, Console(width=None if sys.stdout.isatty() else 160), checks.rows)
+        if checks.errors:
+            raise SpecError.merge(checks.errors)
         return plan.as_dict()
     run_dir = RunDir(plan.output_dir)
     run_dir.claim(experiment)
@@ -70,12 +75,14 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
         cluster.disconnect(connection)
 
 
-def print_plan(plan: LaunchPlan, experiment: Any, console: Console) -> None:
+def print_plan(plan: LaunchPlan, experiment: Any, console: Console, checks: list[tuple[str, str]] = ()) -> None:
     table = Table(title="runner run --dry-run: nothing started", title_justify="left", show_header=False,
                   show_edge=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for key, value in describe(plan, experiment):
+    checked = {key for key, _ in checks}
+    rows = [(k, v) for k, v in describe(plan, experiment) if not (k == "data" and "data cache" in checked)]
+    for key, value in rows + list(checks):
         table.add_row(key, display(value) if key == "tracking" else value)
     console.print(table)
 
@@ -96,6 +103,7 @@ def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console)
     from ray.util.queue import Queue
 
     from runner import problems
+    from runner.problems import assets
     from runner.launch.progress import ProgressDisplay
     from runner.launch.worker import write_returned
     from runner.tracking import runs
@@ -103,6 +111,7 @@ def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console)
     with console.status("preparing data ..."):
         data = problems.build(experiment.problem, plan.data_dir)  # datagen once, before any worker starts
     run_dir.write_data_facts(experiment.problem.name, data.fingerprint, len(data.split("test")))
+    assets.write(data, plan.output_dir)  # so `runner predict` / `export` need only the run folder
     tracked = runs.start_or_resume(experiment, plan.output_dir, plan.tracking_uri, data.fingerprint)
     console.print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at "
                   f"{display(plan.tracking_uri)}", soft_wrap=True, highlight=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from runner.leaderboard.build import load_entries
-from runner.leaderboard.commands import parse
+from runner.leaderboard.commands import check_recipe, parse
 from runner.leaderboard.paths import repo_root
 from runner.leaderboard.record import TIERS
 from runner.leaderboard.tables import Entry
@@ -112,7 +112,8 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
 
 def run_command(command: str, output_dir: Path, root: Path, data_dir: str | None) -> tuple[float, str]:
     """Run a record's command with its output moved to `output_dir`; (seconds, failure message or '')."""
-    run = parse(command)
+    run = parse(command)  # a thread-count setting at most; nothing else from the record reaches the process
+    check_recipe(run, repo_root(root))
     argv = [sys.executable, "-m", "runner", *run.with_output_dir(str(output_dir))]
     env = {**os.environ, **dict(run.env)}
     if data_dir:

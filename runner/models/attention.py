@@ -43,16 +43,41 @@ class MultiHeadAttention(nn.Module):
         x = x.view(batch, length, parts, self.num_heads, self.hidden_size // self.num_heads)
         return x.permute(2, 0, 3, 1, 4).unbind(0)
 
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values of `memory`, [B, heads, S, head_dim] each. Decoding
+        computes them once per sentence and reuses them at every step."""
+        return self._heads(self.kv_proj(memory), 2)
+
     def forward(
         self, query: Tensor, memory: Tensor | None = None, mask: Tensor | None = None, is_causal: bool = False
     ) -> Tensor:
         if self.cross:
             if memory is None:
                 raise ValueError("cross-attention needs `memory` (the encoder output)")
-            (q,) = self._heads(self.q_proj(query), 1)
-            k, v = self._heads(self.kv_proj(memory), 2)
-        else:
-            q, k, v = self._heads(self.qkv_proj(query), 3)
+            return self.attend_memory(query, *self.memory_kv(memory), mask)
+        return self.extend(query, None, None, mask, is_causal)[0]
+
+    def attend_memory(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Cross-attention of `query` [B, L, H] over precomputed `memory_kv` keys and values."""
+        (q,) = self._heads(self.q_proj(query), 1)
+        return self._attend(q, keys, values, mask, False)
+
+    def extend(
+        self, query: Tensor, past_keys: Tensor | None, past_values: Tensor | None, mask: Tensor | None = None,
+        is_causal: bool = False,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Self-attention of the new positions `query` [B, L, H] over the cached keys/values of
+        the positions before them ([B, heads, P, head_dim], None = none) and over themselves.
+        Returns (output, keys, values) with the caches extended by the L new positions: the
+        incremental-decoding step. `mask` is [.., L, P + L]; `is_causal` only without a cache."""
+        q, k, v = self._heads(self.qkv_proj(query), 3)
+        if past_keys is not None:
+            if is_causal:
+                raise ValueError("is_causal applies to a whole sequence, not to new positions after a cache")
+            k, v = torch.cat([past_keys, k], dim=2), torch.cat([past_values, v], dim=2)
+        return self._attend(q, k, v, mask, is_causal), k, v
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
         if is_causal and mask is not None:  # the fast path only applies without another mask
             mask, is_causal = mask & causal_mask(q.shape[-2], q.device), False
         # SDPA scales by head_dim**-0.5, T2T's query scaling.

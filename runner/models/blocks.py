@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from runner.models.attention import MultiHeadAttention, causal_mask, key_padding_mask
+from runner.models.incremental import DecodeState
 from runner.models.moe import SwitchFeedForward
 
 __all__ = [
@@ -92,10 +93,13 @@ class SinusoidalPositions(nn.Module):
             return self.table[:length]
         return sinusoidal_positions(length, self.channels, device=self.table.device)
 
-    def forward(self, x: Tensor, positions: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, positions: Tensor | None = None, offset: int = 0) -> Tensor:
+        """Default positions offset .. offset+L-1 (a decoding step passes the number of positions
+        before it); explicit `positions` must lie below offset + L."""
+        table = self._table(offset + x.shape[1])
         if positions is None:
-            return x + self._table(x.shape[1]).to(x.dtype)
-        return x + self._table(x.shape[1])[positions].to(x.dtype)
+            return x + table[offset:].to(x.dtype)
+        return x + table[positions].to(x.dtype)
 
 
 def padding_mask(ids: Tensor, pad_id: int = 0) -> Tensor:
@@ -205,6 +209,21 @@ class TransformerLayer(nn.Module):
             x = self.cross_attention(x, memory=memory, mask=memory_mask)
         return self.feed_forward(x)
 
+    def step(
+        self, x: Tensor, past_keys: Tensor | None, past_values: Tensor | None, self_mask: Tensor | None,
+        is_causal: bool, memory_kv: tuple[Tensor, Tensor] | None, memory_mask: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """`forward` for new positions x [B, L, H] after cached ones: the same sublayers, with the
+        self-attention keys/values extended (returned) and the memory's precomputed."""
+        sublayer = self.self_attention
+        attended, keys, values = sublayer.sublayer.extend(sublayer.norm(x), past_keys, past_values, self_mask, is_causal)
+        x = x + F.dropout(attended, sublayer.dropout, self.training)
+        if self.cross_attention is not None:
+            sublayer = self.cross_attention
+            x = x + F.dropout(sublayer.sublayer.attend_memory(sublayer.norm(x), *memory_kv, memory_mask),
+                              sublayer.dropout, self.training)
+        return self.feed_forward(x)[0], keys, values
+
 
 class TransformerStack(nn.Module):
     """num_layers TransformerLayers and a final LayerNorm. Returns (output, summed MoE
@@ -226,6 +245,32 @@ class TransformerStack(nn.Module):
             if aux is not None:
                 aux_total = aux if aux_total is None else aux_total + aux
         return self.final_norm(x), aux_total
+
+    def memory_cache(self, memory: Tensor) -> dict[str, Tensor]:
+        """Each layer's cross-attention keys/values of `memory`, computed once per sentence:
+        the per-sentence part of a `DecodeState` ("cross_k.<layer>", "cross_v.<layer>")."""
+        cache = {}
+        for index, layer in enumerate(self.layers):
+            if layer.cross_attention is not None:
+                cache[f"cross_k.{index}"], cache[f"cross_v.{index}"] = layer.cross_attention.sublayer.memory_kv(memory)
+        return cache
+
+    def step(
+        self, x: Tensor, state: DecodeState, self_mask: Tensor | None = None, is_causal: bool = False,
+        memory_mask: Tensor | None = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Run new positions x [B, L, H] after those cached in `state.hypothesis`; returns the
+        hidden states and the extended caches ("self_k.<layer>", "self_v.<layer>"). `self_mask`
+        is [.., L, cached + L] (None: the new positions see everything before them)."""
+        caches = {}
+        for index, layer in enumerate(self.layers):
+            past_k, past_v = state.hypothesis.get(f"self_k.{index}"), state.hypothesis.get(f"self_v.{index}")
+            memory_kv = None
+            if layer.cross_attention is not None:
+                memory_kv = (state.sentence[f"cross_k.{index}"], state.sentence[f"cross_v.{index}"])
+            x, caches[f"self_k.{index}"], caches[f"self_v.{index}"] = layer.step(
+                x, past_k, past_v, self_mask, is_causal, memory_kv, memory_mask)
+        return self.final_norm(x), caches
 
 
 class EncoderStack(TransformerStack):

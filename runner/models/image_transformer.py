@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from runner.models.batch_checks import require
 from runner.models.blocks import DecoderStack, LayerConfig, SinusoidalPositions, SoftmaxProjection, init_weights
 from runner.models.image_input import image_geometry
+from runner.models.incremental import DecodeState
 from runner.models.output import ModelOutput
 
 
@@ -50,7 +51,41 @@ class ImageTransformer(nn.Module):
         # A block as long as the image is plain causal attention: use SDPA's causal fast path.
         mask = local_block_mask(self.length, hp.block_length) if hp.block_length < self.length else None
         self.register_buffer("attention_mask", mask, persistent=False)
+        self.block_length = hp.block_length if mask is not None else 0
         init_weights(self, hp.initializer_gain)
+
+    # Generation, one sub-pixel at a time (runner/training/sampling.py). The self-attention cache
+    # holds only the local window: the keys the next position may attend to.
+
+    def start_generation(self, num_images: int) -> tuple[Tensor, DecodeState]:
+        """Logits [N, levels] of the first sub-pixel and the state after it (incremental.py)."""
+        x = self.softmax.weight.new_zeros(num_images, 1, self.embedding.embedding_dim)  # the shifted-in zero vector
+        return self._step(x, DecodeState())
+
+    def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
+        """Feed the intensities [N] of sub-pixel state.length - 1; logits [N, levels] for the next."""
+        ids = tokens + self.channel_offset[state.length - 1]
+        return self._step(self.embedding(ids[:, None]) * self.scale, state)
+
+    def _step(self, x: Tensor, state: DecodeState) -> tuple[Tensor, DecodeState]:
+        position = state.length
+        x = F.dropout(self.positions(x, offset=position), self.embedding_dropout, self.training)
+        hidden, caches = self.decoder.step(x, state)  # the cache is exactly the window: no mask
+        if self.block_length:
+            following = position + 1
+            first_key = max(0, (following // self.block_length - 1) * self.block_length)
+            window = following - first_key  # keys first_key .. position
+            caches = {name: value[:, :, -window:] for name, value in caches.items()}
+        return self.softmax(hidden[:, -1]), DecodeState({}, caches, position + 1)
+
+    def logits_after(self, prefix: Tensor) -> Tensor:
+        """Uncached reference: logits [N, levels] of sub-pixel t given prefix [N, t] (raster order),
+        from a full forward pass (later positions never influence earlier ones)."""
+        count, known = prefix.shape
+        targets = prefix.new_zeros(count, self.length)
+        targets[:, :known] = prefix
+        logits = self.forward({"targets": targets.view(count, *self.image_shape)}).logits
+        return logits.reshape(count, self.length, self.levels)[:, known]
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "image_transformer")

@@ -26,6 +26,7 @@ from runner.models.batch_checks import require, require_token_inputs
 from runner.models.blocks import (
     SoftmaxProjection, TokenEmbedding, init_weights, key_padding_mask, padding_mask, shift_right,
 )
+from runner.models.incremental import DecodeState
 from runner.models.output import ModelOutput
 
 
@@ -36,9 +37,10 @@ class LuongAttention(nn.Module):
         super().__init__()
         self.memory_layer = nn.Linear(hidden_size, hidden_size, bias=False)
 
-    def forward(self, query: Tensor, memory: Tensor, mask: Tensor) -> Tensor:
-        keys = self.memory_layer(memory)  # one head: [B, 1, T|S, H]
-        context = F.scaled_dot_product_attention(query[:, None], keys[:, None], memory[:, None],
+    def forward(self, query: Tensor, memory: Tensor, mask: Tensor, keys: Tensor | None = None) -> Tensor:
+        """`keys` = memory_layer(memory), precomputed once per sentence when decoding step by step."""
+        keys = self.memory_layer(memory) if keys is None else keys
+        context = F.scaled_dot_product_attention(query[:, None], keys[:, None], memory[:, None],  # one head
                                                  attn_mask=mask, scale=1.0)
         return context[:, 0]
 
@@ -53,8 +55,10 @@ class BahdanauAttention(nn.Module):
         self.memory_layer = nn.Linear(hidden_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
 
-    def forward(self, query: Tensor, memory: Tensor, mask: Tensor) -> Tensor:
-        features = torch.tanh(self.query_layer(query)[:, :, None, :] + self.memory_layer(memory)[:, None, :, :])
+    def forward(self, query: Tensor, memory: Tensor, mask: Tensor, keys: Tensor | None = None) -> Tensor:
+        """`keys` = memory_layer(memory), precomputed once per sentence when decoding step by step."""
+        keys = self.memory_layer(memory) if keys is None else keys
+        features = torch.tanh(self.query_layer(query)[:, :, None, :] + keys[:, None, :, :])
         scores = self.v(features).squeeze(-1).masked_fill(~mask[:, 0], float("-inf"))
         return torch.bmm(scores.softmax(dim=-1), memory)
 
@@ -109,13 +113,38 @@ class LSTMSeq2SeqAttention(nn.Module):
 
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:
         """prefix [B, T] starting with 0 -> logits [B, T, V]; position t predicts token t+1."""
-        state = (memory["initial_h"].transpose(0, 1).contiguous(), memory["initial_c"].transpose(0, 1).contiguous())
+        logits, _, _ = self._run_decoder(prefix, memory["initial_h"], memory["initial_c"], memory["encoder_output"],
+                                         key_padding_mask(memory["source_mask"]))
+        return logits
+
+    def _run_decoder(
+        self, prefix: Tensor, h: Tensor, c: Tensor, encoder_output: Tensor, mask: Tensor, keys: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits [B, T, V] for prefix [B, T] from batch-first state h, c [B, layers, H]; also the
+        final state. `mask` is [B, 1, 1, S] (never an empty row)."""
+        state = (h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())
         embedded = F.dropout(self.target_embedding(prefix), self.dropout, self.training)
-        hidden, _ = self.decoder(embedded, state)
-        mask = key_padding_mask(memory["source_mask"])  # [B, 1, 1, S], never an empty row
-        context = self.attention(hidden, memory["encoder_output"], mask)
+        hidden, (h, c) = self.decoder(embedded, state)
+        context = self.attention(hidden, encoder_output, mask, keys)
         attentional = torch.tanh(self.attention_layer(torch.cat([hidden, context], dim=-1)))
-        return self.softmax(attentional)
+        return self.softmax(attentional), h.transpose(0, 1), c.transpose(0, 1)
+
+    def start_decoding(self, memory: dict[str, Tensor]) -> tuple[Tensor, DecodeState]:
+        """Incremental decoding (runner/models/incremental.py): the recurrent state (h, c) is the
+        per-hypothesis cache; the memory and its attention keys are computed once per sentence."""
+        encoder_output = memory["encoder_output"]
+        sentence = {"encoder_output": encoder_output, "memory_mask": key_padding_mask(memory["source_mask"]),
+                    "keys": self.attention.memory_layer(encoder_output)}
+        state = DecodeState(sentence, {"h": memory["initial_h"], "c": memory["initial_c"]}, 0)
+        start = memory["source_mask"].new_full((encoder_output.shape[0],), self.pad_id, dtype=torch.long)
+        return self.decode_step(state, start)
+
+    def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
+        """Feed tokens [B] (the newest of each prefix); logits [B, V] predict the next ones."""
+        s = state.sentence
+        logits, h, c = self._run_decoder(tokens[:, None], state.hypothesis["h"], state.hypothesis["c"],
+                                         s["encoder_output"], s["memory_mask"], s["keys"])
+        return logits[:, -1], DecodeState(s, {"h": h, "c": c}, state.length + 1)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "lstm_seq2seq_attention")

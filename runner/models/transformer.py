@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -18,6 +19,7 @@ from runner.models.blocks import (
     DecoderStack, EncoderStack, LayerConfig, SinusoidalPositions, SoftmaxProjection, TokenEmbedding,
     init_weights, key_padding_mask, padding_mask, shift_right,
 )
+from runner.models.incremental import DecodeState
 from runner.models.output import ModelOutput
 
 
@@ -67,6 +69,22 @@ class Transformer(nn.Module):
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:
         """prefix [B, T] starting with 0 -> logits [B, T, V]; position t predicts token t+1."""
         return self._decode(memory, prefix)[0]
+
+    def start_decoding(self, memory: dict[str, Tensor]) -> tuple[Tensor, DecodeState]:
+        """Incremental decoding (runner/models/incremental.py): the memory's cross-attention
+        keys/values once, then the start symbol. Returns (logits [B, V], state)."""
+        source_mask = memory["source_mask"]
+        sentence = self.decoder.memory_cache(memory["encoder_output"])
+        sentence["memory_mask"] = key_padding_mask(source_mask)
+        start = source_mask.new_full((source_mask.shape[0],), self.pad_id, dtype=torch.long)
+        return self.decode_step(DecodeState(sentence, {}, 0), start)
+
+    def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
+        """Feed tokens [B] (the newest of each prefix); logits [B, V] predict the next ones."""
+        x = F.dropout(self.positions(self.target_embedding(tokens[:, None]), offset=state.length),
+                      self.embedding_dropout, self.training)
+        hidden, caches = self.decoder.step(x, state, memory_mask=state.sentence["memory_mask"])
+        return self.softmax(hidden[:, -1]), DecodeState(state.sentence, caches, state.length + 1)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "transformer")

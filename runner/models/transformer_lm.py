@@ -6,7 +6,11 @@ Prepend modes (T2T's transformer_prepend, e.g. summarization): ONE sequence
 where the separator doubles as the decoder start symbol, so the target part of the sequence
 is exactly `shift_right(targets)` and the model's decode(memory, prefix) runs inputs + prefix.
 Logits are returned only for the target part, so they line up with batch["targets"] and the
-loss covers targets only (T2T's weights_prepend_inputs_to_targets).
+loss covers targets only (T2T's weights_prepend_inputs_to_targets). With prepend_loss
+"sequence" (T2T's training of prepend_inputs_masked_attention), training scores the whole
+sequence: `training_targets(batch)` gives the labels (inputs[1:], the separator as padding,
+targets) and the training forward returns logits for every position. The first input token
+has no start symbol before it, so it is the one token T2T scores that this does not.
 
 Padding inside the sequence (the inputs' padding sits before the separator) is masked as keys
 and skipped by the positions, so a token's position and output do not depend on how much
@@ -26,6 +30,7 @@ from runner.models.blocks import (
     DecoderStack, LayerConfig, SinusoidalPositions, SoftmaxProjection, TokenEmbedding, init_weights,
     padding_mask, shift_right,
 )
+from runner.models.incremental import DecodeState
 from runner.models.output import ModelOutput
 
 
@@ -48,6 +53,7 @@ class TransformerLM(nn.Module):
         super().__init__()
         hp = hparams
         self.prepend_mode, self.pad_id = hp.prepend_mode, pad_id
+        self.sequence_loss = getattr(hp, "prepend_loss", "targets") == "sequence"
         self.moe_loss_coef, self.embedding_dropout = hp.moe_loss_coef, hp.layer_prepostprocess_dropout
         self.embedding = TokenEmbedding(vocab_size, hp.hidden_size, pad_id)
         tied = self.embedding if hp.shared_embedding_and_softmax_weights else None
@@ -63,6 +69,20 @@ class TransformerLM(nn.Module):
         reference = batch["inputs"] if "inputs" in batch else require(batch, "targets", "transformer_lm")
         return {"inputs": reference.new_zeros(reference.shape[0], 0, dtype=torch.long)}
 
+    def _whole_sequence(self) -> bool:
+        return self.sequence_loss and self.training
+
+    def training_targets(self, batch: dict[str, Tensor]) -> Tensor:
+        """The labels the training logits line up with (the loop's hook): batch["targets"], or
+        with prepend_loss 'sequence' the next token of inputs + separator + targets at every position
+        (padding and the separator, id pad, are not scored)."""
+        targets = require(batch, "targets", "transformer_lm")
+        if not self.sequence_loss:
+            return targets
+        inputs = require(batch, "inputs", "transformer_lm (prepend_loss=sequence)")
+        separator = inputs.new_full((inputs.shape[0], 1), self.pad_id)
+        return torch.cat([inputs[:, 1:], separator, targets.to(inputs.dtype)], dim=1)
+
     def _decode(self, memory: dict[str, Tensor], prefix: Tensor) -> tuple[Tensor, Tensor | None]:
         inputs = memory["inputs"]
         source_length = inputs.shape[1]
@@ -76,11 +96,48 @@ class TransformerLM(nn.Module):
         x = self.positions(self.embedding(sequence), positions)
         mask = prepend_attention_mask(keep, source_length + 1, self.prepend_mode == "prepend_inputs_full_attention")
         hidden, aux = self.decoder(F.dropout(x, self.embedding_dropout, self.training), self_mask=mask)
+        if self._whole_sequence():
+            return self.softmax(hidden), aux  # every position is scored (training_targets)
         return self.softmax(hidden[:, source_length:]), aux  # project the target part only
 
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:
         """prefix [B, T] starting with 0 (the separator in prepend mode) -> logits [B, T, V]."""
         return self._decode(memory, prefix)[0]
+
+    def start_decoding(self, memory: dict[str, Tensor]) -> tuple[Tensor, DecodeState]:
+        """Incremental decoding (runner/models/incremental.py). Plain mode feeds the start
+        symbol; prepend mode runs inputs + separator as one block (their attention mask is
+        `prepend_attention_mask`'s) and caches its keys/values. Returns (logits [B, V], state)."""
+        inputs = memory["inputs"]
+        start = inputs.new_full((inputs.shape[0],), self.pad_id, dtype=torch.long)
+        if inputs.shape[1] == 0:
+            return self.decode_step(DecodeState({}, {}, 0), start)
+        sequence = torch.cat([inputs, start[:, None]], dim=1)
+        keep = torch.cat([padding_mask(inputs, self.pad_id), torch.ones_like(start[:, None], dtype=torch.bool)], dim=1)
+        positions = (keep.cumsum(dim=1) - 1).clamp(min=0)
+        x = self.positions(self.embedding(sequence), positions)
+        mask = prepend_attention_mask(keep, sequence.shape[1], self.prepend_mode == "prepend_inputs_full_attention")
+        hidden, caches = self.decoder.step(F.dropout(x, self.embedding_dropout, self.training), DecodeState(),
+                                           self_mask=mask)
+        # Later steps attend to every real position before them: the key mask grows by one per step.
+        caches["keep"], caches["next_position"] = keep, keep.sum(dim=1)
+        return self.softmax(hidden[:, -1]), DecodeState({}, caches, 1)
+
+    def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
+        """Feed tokens [B] (the newest of each prefix); logits [B, V] predict the next ones."""
+        embedded = self.embedding(tokens[:, None])
+        if "keep" not in state.hypothesis:  # plain LM: no padding inside the sequence
+            x = F.dropout(self.positions(embedded, offset=state.length), self.embedding_dropout, self.training)
+            hidden, caches = self.decoder.step(x, state)
+            return self.softmax(hidden[:, -1]), DecodeState({}, caches, state.length + 1)
+        keep = torch.cat([state.hypothesis["keep"], torch.ones_like(tokens[:, None], dtype=torch.bool)], dim=1)
+        position = state.hypothesis["next_position"]
+        # Positions never exceed the sequence length so far: that bounds the timing-signal table.
+        x = self.positions(embedded, position[:, None], offset=keep.shape[1] - 1)
+        hidden, caches = self.decoder.step(F.dropout(x, self.embedding_dropout, self.training), state,
+                                           self_mask=keep[:, None, None, :])
+        caches["keep"], caches["next_position"] = keep, position + 1
+        return self.softmax(hidden[:, -1]), DecodeState({}, caches, state.length + 1)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "transformer_lm")

@@ -41,6 +41,7 @@ class ImageSourcePlan:
     description: str
     files: list[Path] = field(default_factory=list)
     read: Callable[[str], Arrays] = None
+    class_names: list[str] = field(default_factory=list)  # label id -> name, where the source names classes
 
 
 def needs_labels(spec: _ImageProblem) -> bool:
@@ -147,7 +148,7 @@ def _png_folders(spec: _ImageProblem, paths: dict[str, Path]) -> ImageSourcePlan
         return check_images(spec, np.stack(images), np.array(labels), lambda i: str(items[i][0]))
 
     return ImageSourcePlan("local", str(paths["train"].parent), [p for split in files.values() for p, _ in split],
-                           read)
+                           read, class_names=classes)
 
 
 # ----------------------------------------------------------------------------- scikit-learn digits

@@ -70,13 +70,23 @@ def fingerprint_data(spec: _ImageProblem, source_kind: str) -> dict[str, Any]:
     return data
 
 
-def build(spec: _ImageProblem, data_dir: str | Path) -> "ImageData":
+def locate(spec: _ImageProblem, data_dir: str | Path) -> cache.Located:
+    """The images' source (checked) and this spec's cache folder."""
     data_dir = Path(data_dir)
     plan = image_sources.resolve(spec)
     spec_data = fingerprint_data(spec, plan.kind)
     fp = cache.fingerprint(spec_data, relative_hashes(plan.files, data_dir))
-    folder = cache.cache_folder(data_dir, spec.name, fp)
-    cache.ensure(folder, lambda: _generate(spec, plan, folder, fp, spec_data))
+    return cache.Located(plan, plan.kind, plan.description, spec_data, fp, cache.cache_folder(data_dir, spec.name, fp))
+
+
+def build(spec: _ImageProblem, data_dir: str | Path) -> "ImageData":
+    at = locate(spec, data_dir)
+    cache.ensure(at.folder, lambda: _generate(spec, at.plan, at.folder, at.fingerprint, at.spec_data))
+    return ImageData(at.folder, spec)
+
+
+def from_assets(spec: _ImageProblem, folder: Path) -> "ImageData":
+    """Class names from a run's data_assets/ folder (assets.py); geometry from the spec."""
     return ImageData(folder, spec)
 
 
@@ -84,6 +94,8 @@ def _generate(spec: _ImageProblem, plan, folder: Path, fp: str, spec_data: dict)
     started = time.perf_counter()
     meta: dict[str, Any] = {"fingerprint": fp, "problem": spec.name, "family": spec.family,
                             "source": plan.description, "spec": spec_data}
+    if plan.class_names:  # not data: `runner predict` prints them beside the label ids
+        meta["class_names"] = plan.class_names
     counts = {}
     with cache.atomic_folder(folder, meta) as tmp:
         for split in SPLITS:
@@ -122,7 +134,9 @@ class ImageSplit(Sequence):
 class ImageData(ProblemData):
     def __init__(self, folder: Path, spec: _ImageProblem):
         self.folder, self.spec = Path(folder), spec
-        self.fingerprint: str = cache.read_meta(self.folder)["fingerprint"]
+        meta = cache.read_meta(self.folder)
+        self.fingerprint: str = meta["fingerprint"]
+        self.class_names: list[str] = list(meta.get("class_names", []))
         self.classification = isinstance(spec, ImageClassificationProblem)
         shape = tuple(spec.image_shape)
         self.info = ImageDataInfo(

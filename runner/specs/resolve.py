@@ -22,7 +22,7 @@ from runner.specs.experiment import Experiment, compute_hash, global_batch
 from runner.specs.loader import Document
 from runner.specs.overrides import Override, apply, from_mapping, parse_cli
 from runner.specs.problem_base import ProblemSpec
-from runner.specs.schemas import HparamsRangeSpec, HparamsSetSpec, ModelSpec, RecipeSpec
+from runner.specs.schemas import HparamsRangeSpec, HparamsSetSpec, ModelSpec, RecipeSpec, ResourcesSpec, TrainSpec
 from runner.specs.validation import Origins, validate
 
 RECIPE_SECTIONS = ("problem", "model", "hparams", "plugins", "train", "decode", "resources", "tune", "tracking")
@@ -58,6 +58,9 @@ def load_problem(cat: Catalog, ref: str, overrides: list[Override] = (), where: 
     data = _named(doc, path)
     origins: Origins = {}
     for o in overrides:
+        if o.path[1:] == ("name",):
+            raise SpecError("a problem's name comes from its file name and names its data cache folder; it cannot "
+                            "be overridden (to use another problem, write -o problem=NAME)", o.where, "problem.name")
         apply(data, o.path[1:], o.value, o.where)
         origins[o.path[1:]] = o.where
     if isinstance(data.get("plugins"), list):
@@ -97,7 +100,7 @@ def load_hparams_chain(cat: Catalog, ref: str, where: Location | None = None,
     seen: list[str] = []
     while True:
         path = cat.locate("hparams", ref, where, referrer, "extends" if chain else "hparams")
-        key = str(Path(path).resolve())
+        key = str(catalog_mod.absolute(path))
         if key in seen:
             cycle = " -> ".join([s.name for s in chain] + [Path(path).stem])
             raise SpecError(f"'extends' forms a cycle: {cycle}; a set may not inherit from itself", where, "extends")
@@ -172,6 +175,8 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
     path = cat.locate("recipe", recipe_ref) if not Path(recipe_ref).is_file() else Path(recipe_ref)
     cat = Catalog.for_file(path)
     doc = catalog_mod.load(path)
+    if is_experiment_document(doc):
+        return resolve_experiment(doc, cli_overrides)
 
     overrides = from_mapping(doc.data.get("overrides"), lambda k: doc.where(("overrides", k), prefer_key=True))
     overrides += parse_cli(cli_overrides)
@@ -184,21 +189,42 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         else:
             apply(raw, o.path, o.value, o.where)
             origins[o.path] = o.where
-    recipe = validate(RecipeSpec, raw, doc, origins=origins)
+    # Like a compiler, report every independent error in one pass: a bad recipe field does not hide
+    # an unknown problem name; only what depends on a failed part (hparams on the model) is skipped.
+    errors: list[SpecError] = []
+
+    def attempt(step, *args):
+        try:
+            return step(*args)
+        except SpecError as exc:
+            errors.append(exc)
+            return None
+
+    recipe = attempt(lambda: validate(RecipeSpec, raw, doc, origins=origins))
 
     def at(field: str) -> Location:
         return origins.get((field,)) or doc.where((field,))
 
-    import_plugins(recipe.plugins, at("plugins"))
-    problem = load_problem(cat, recipe.problem, nested["problem"], at("problem"), str(path))
-    model = load_model(cat, recipe.model, at("model"), str(path))
-    hparams = resolve_hparams(cat, recipe.hparams, model, nested["hparams"], at("hparams"), str(path))
-    if recipe.tune is not None:
+    def ref(field: str) -> str | None:
+        value = getattr(recipe, field) if recipe is not None else raw.get(field)
+        return value if isinstance(value, str) and value else None
+
+    plugins = recipe.plugins if recipe is not None else raw.get("plugins")
+    if isinstance(plugins, list) and all(isinstance(m, str) for m in plugins):
+        attempt(import_plugins, plugins, at("plugins"))
+    problem = attempt(load_problem, cat, ref("problem"), nested["problem"], at("problem"), str(path)) \
+        if ref("problem") else None
+    model = attempt(load_model, cat, ref("model"), at("model"), str(path)) if ref("model") else None
+    hparams = attempt(resolve_hparams, cat, ref("hparams"), model, nested["hparams"], at("hparams"), str(path)) \
+        if ref("hparams") and model is not None else None
+    if recipe is not None and recipe.tune is not None and model is not None:
         tune_where = origins.get(("tune", "range")) or doc.where(("tune", "range"))
-        rng, _, range_model = resolve_range(cat, recipe.tune.range, tune_where, str(path))
-        if range_model.name != model.name:
-            raise SpecError(f"range '{rng.name}' varies a set for model '{range_model.name}', "
-                            f"but the recipe trains '{model.name}'", tune_where, "tune.range")
+        found = attempt(resolve_range, cat, recipe.tune.range, tune_where, str(path))
+        if found is not None and found[2].name != model.name:
+            errors.append(SpecError(f"range '{found[0].name}' varies a set for model '{found[2].name}', "
+                                    f"but the recipe trains '{model.name}'", tune_where, "tune.range"))
+    if errors:
+        raise SpecError.merge(errors)
     hparams_set = Path(recipe.hparams).stem
     experiment = Experiment(
         recipe=recipe.name, description=recipe.description, problem=problem, model=model,
@@ -207,3 +233,69 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         global_batch=global_batch(hparams, recipe.train, recipe.resources),
     )
     return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
+
+
+def is_experiment_document(doc: Document) -> bool:
+    """A run folder's `experiment.yaml`: an already resolved spec (sections are mappings, not names)."""
+    return "spec_hash" in doc.data or isinstance(doc.data.get("problem"), dict)
+
+
+def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """A resolved experiment file (a run folder's experiment.yaml), plus `-o` overrides, re-validated.
+
+    Nothing is looked up in a catalog: the file holds every value. Without overrides the file's
+    spec_hash must still match its values (a hand-edited copy is named, not silently renamed);
+    with overrides it is a new spec with its own hash.
+    """
+    data = copy.deepcopy(doc.data)
+    recorded = data.pop("spec_hash", None)
+    data.pop("global_batch", None)  # derived: recomputed below
+    overrides = parse_cli(cli_overrides)
+    origins: Origins = {}
+    for o in overrides:
+        if o.section in ("problem", "model", "hparams") and len(o.path) == 1:
+            raise SpecError(f"an experiment file holds its {o.section} resolved; change values inside it "
+                            f"(e.g. -o {o.section}.<field>=VALUE), or run a recipe to use another {o.section}",
+                            o.where)
+        apply(data, o.path, o.value, o.where)
+        origins[o.path] = o.where
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        if not isinstance(value, dict):
+            raise SpecError(f"expected the resolved {name} as a mapping of fields (is this a run folder's "
+                            "experiment.yaml?)", doc.where((name,)), name)
+        return value
+
+    def inner(name: str) -> Origins:
+        return {path[1:]: where for path, where in origins.items() if path[0] == name and len(path) > 1}
+
+    from runner.specs.experiment import plugin_modules
+
+    problem_data, model_data, hparams_data = section("problem"), section("model"), section("hparams")
+    import_plugins(plugin_modules(data), doc.where(("plugins",)))
+    try:
+        problem_cls = registry.family(str(problem_data.get("family"))).config_class()
+    except registry.UnknownName as exc:
+        raise SpecError(str(exc), doc.where(("problem", "family")), "problem.family") from None
+    model = validate(ModelSpec, model_data, doc, prefix=("model",), origins=inner("model"), field_prefix="model")
+    try:
+        hparams_cls = registry.model(model.implementation).config_class()
+    except registry.UnknownName as exc:
+        raise SpecError(str(exc), doc.where(("model", "implementation")), "model.implementation") from None
+    fields = dict(data)
+    fields["problem"] = validate(problem_cls, problem_data, doc, prefix=("problem",), origins=inner("problem"),
+                                 field_prefix="problem")
+    fields["model"] = model
+    fields["hparams"] = validate(hparams_cls, hparams_data, doc, prefix=("hparams",), origins=inner("hparams"),
+                                 field_prefix="hparams")
+    for name, cls in (("train", TrainSpec), ("resources", ResourcesSpec)):
+        fields[name] = validate(cls, section(name), doc, prefix=(name,), origins=inner(name), field_prefix=name)
+    fields["global_batch"] = global_batch(fields["hparams"], fields["train"], fields["resources"])
+    experiment = validate(Experiment, fields, doc, origins=origins)
+    spec_hash = compute_hash(experiment)
+    if recorded is not None and not overrides and recorded != spec_hash:
+        raise SpecError(f"its values hash to {spec_hash[:12]}, not the spec_hash it records ({str(recorded)[:12]}): "
+                        "was it edited by hand? To train the edited spec, delete the `spec_hash:` line "
+                        "(it then gets its own run folder)", doc.where(("spec_hash",)), "spec_hash")
+    return experiment.model_copy(update={"spec_hash": spec_hash})

@@ -46,6 +46,9 @@ def client(uri: str):
 
     from mlflow.tracking import MlflowClient
 
+    from runner.tracking.uri import check
+
+    check(uri, create=True)  # an unknown scheme, a non-database file or an unreachable server: say so now
     if not os.environ.get("MLFLOW_LOGGING_LEVEL"):  # keep "Creating initial MLflow database tables" off the terminal
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=uri)

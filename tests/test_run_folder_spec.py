@@ -1,0 +1,69 @@
+"""A run folder is reproducible on its own: its experiment.yaml is a valid input to show/validate/run."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from runner.cli import main
+from runner.specs.resolve import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = str(ROOT / "catalog" / "recipes" / "reverse_ci.yaml")
+
+
+def _write_experiment(folder: Path, overrides=()) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = resolve(RECIPE, list(overrides)).to_dict()
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder / "experiment.yaml"
+
+
+def test_experiment_yaml_resolves_to_the_same_spec(tmp_path, capsys):
+    path = _write_experiment(tmp_path / "run", ["hparams.hidden_size=48"])
+    original = resolve(RECIPE, ["hparams.hidden_size=48"])
+    again = resolve(str(path))
+    assert again == original and again.spec_hash == original.spec_hash
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "run")]) == 0  # the folder stands for its experiment.yaml
+    assert yaml.safe_load(capsys.readouterr().out)["spec_hash"] == original.spec_hash
+
+
+def test_overrides_on_an_experiment_file_make_a_new_spec(tmp_path):
+    path = _write_experiment(tmp_path / "run")
+    changed = resolve(str(path), ["train.steps=7", "hparams.hidden_size=48"])
+    assert changed.train.steps == 7 and changed.hparams.hidden_size == 48
+    assert changed.spec_hash == resolve(RECIPE, ["train.steps=7", "hparams.hidden_size=48"]).spec_hash
+
+
+def test_hand_edited_experiment_and_bad_values_are_named(tmp_path, capsys):
+    path = _write_experiment(tmp_path / "run")
+    text = path.read_text()
+    path.write_text(text.replace("  steps: 40\n", "  steps: 41\n"))
+    assert main(["validate", str(path)]) == 2
+    assert "was it edited by hand?" in capsys.readouterr().err
+    path.write_text(text)
+    assert main(["show", str(path), "-o", "hparams.hidden_size=-1"]) == 2
+    assert "-o hparams.hidden_size=-1: hparams.hidden_size:" in capsys.readouterr().err
+    assert main(["show", str(path), "-o", "problem=other"]) == 2
+    assert "holds its problem resolved" in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "--dry-run"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_a_run_folder_resumes_in_it(tmp_path, monkeypatch, capsys):
+    """`runner run RUN_DIR` continues that run in that folder; with -o it starts a new one elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNNER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    args = ["-o", "train.steps=4", "-o", "train.eval_every=2", "-o", "decode.max_examples=4"]
+    assert main(["run", RECIPE, *args, "--in-process", "--output-dir", "first"]) == 0
+    first = yaml.safe_load((tmp_path / "first" / "final_metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["run", "first/experiment.yaml", "--in-process"]) == 0
+    err = capsys.readouterr().err
+    assert "-> first" in err and not (tmp_path / "runs").exists()
+    assert yaml.safe_load((tmp_path / "first" / "final_metrics.json").read_text())["accuracy"] == first["accuracy"]
+    assert main(["run", "first", "--in-process", "-o", "train.steps=6", "--dry-run"]) == 2  # in-process has no plan
