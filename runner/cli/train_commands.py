@@ -27,6 +27,9 @@ def add_commands(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the launch plan; start and train nothing")
     p.add_argument("--in-process", action="store_true",
                    help="run the loop in this process, without Ray (debugging)")
+    p.add_argument("--replay-steps", type=int, default=None, metavar="N",
+                   help="train exactly N steps with the time budget off, same spec and spec_hash: replays a "
+                        "time-budgeted run up to the step it reached (`runner leaderboard reproduce` does this)")
     p.add_argument("--record", choices=["cpu-ci", "cpu", "gpu"], default=None, metavar="TIER",
                    help="add the finished run to leaderboard/records in this tier (cpu-ci, cpu or gpu)")
     p.set_defaults(handler=cmd_run)
@@ -84,6 +87,8 @@ def cmd_run(args) -> int:
 
     spec = spec_argument(args.recipe)
     experiment = api.resolve(spec, args.overrides)
+    if args.replay_steps is not None:
+        experiment = _with_replay(experiment, args.replay_steps)
     output_dir = args.output_dir or _own_run_folder(spec, experiment) or default_output_dir(experiment)
     _check_paths(output_dir, args.data_dir)
     if args.record and args.dry_run:
@@ -143,6 +148,19 @@ def _own_run_folder(spec: str, experiment) -> str | None:
     except SpecError:  # not a readable run folder: the default folder
         return None
     return None
+
+
+def _with_replay(experiment, steps: int):
+    from pydantic import ValidationError
+
+    from runner.specs.errors import SpecError
+    from runner.specs.experiment import Experiment
+
+    try:  # validated again: replay_steps needs a time budget and at most train.steps
+        return Experiment.from_dict({**experiment.to_dict(), "replay_steps": steps})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SpecError(f"{steps}: {reason}", None, "--replay-steps") from None
 
 
 def _run_on_ray(experiment, output_dir: str, args) -> int:

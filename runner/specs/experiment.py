@@ -13,14 +13,14 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny, model_validator
 
 from runner.models.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
 
-_NOT_HASHED = ("recipe", "description", "tracking", "global_batch", "spec_hash")
+_NOT_HASHED = ("recipe", "description", "tracking", "global_batch", "spec_hash", "replay_steps")
 # Notes about a section that change nothing trained (the problem's T2T provenance).
 _NOTES = ("description",) + PROBLEM_NOTES
 
@@ -51,6 +51,20 @@ class Experiment(Spec):
     plugins: list[str] = Field(default_factory=list)
     global_batch: GlobalBatch
     spec_hash: str = ""
+    # `runner run --replay-steps N`: train exactly N steps with the time budget off. Not hashed: it
+    # repeats a time-budgeted run of this very spec (its LR schedule, data order and seeds) up to
+    # the step that run reached, so a reproduction compares like with like on any machine speed.
+    replay_steps: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _replay_needs_a_budget(self):
+        if self.replay_steps is not None:
+            if not self.train.time_budget_minutes:
+                raise ValueError("replay_steps replays a time-budgeted run; this spec has no train.time_budget_minutes "
+                                 "(set train.steps instead)")
+            if self.replay_steps > self.train.steps:
+                raise ValueError(f"replay_steps {self.replay_steps} is more than train.steps {self.train.steps}")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -63,7 +77,7 @@ class Experiment(Spec):
         # Plugins are code: import the ones an experiment names only once its values are known to be
         # the ones that were hashed (a hand-edited run folder or record names no module to import).
         modules = plugin_modules(data)
-        if modules and not _verified_before_import(data):
+        if modules and not verified_before_import(data):
             raise ValueError("spec_hash does not match the experiment's values (was it edited by hand?); its "
                              f"plugins ({', '.join(map(str, modules))}) were not imported")
         registry.import_plugins(modules)
@@ -118,7 +132,7 @@ def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = No
         return ""
 
 
-def _verified_before_import(data: Any) -> bool:
+def verified_before_import(data: Any) -> bool:
     """Whether a stored experiment's values hash to its spec_hash, judged before any plugin is imported
     (a built-in model's added hparams defaults are known without plugins; a plugin model's are not needed)."""
     if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):

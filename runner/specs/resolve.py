@@ -270,10 +270,17 @@ def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...]
     def inner(name: str) -> Origins:
         return {path[1:]: where for path, where in origins.items() if path[0] == name and len(path) > 1}
 
-    from runner.specs.experiment import plugin_modules
+    from runner.specs.experiment import plugin_modules, verified_before_import
 
     problem_data, model_data, hparams_data = section("problem"), section("model"), section("hparams")
-    import_plugins(plugin_modules(data), doc.where(("plugins",)))
+    modules = plugin_modules(data)
+    if modules and recorded is not None and not verified_before_import(doc.data):
+        # Plugins are code: a file that records a spec_hash its values do not have was edited, and
+        # the modules it names are not imported (deleting the line makes it the user's own spec).
+        raise SpecError(f"its values do not hash to the spec_hash it records ({str(recorded)[:12]}), so its "
+                        f"plugins ({', '.join(map(str, modules))}) were not imported: was it edited by hand? To use "
+                        "the edited spec, delete the `spec_hash:` line", doc.where(("spec_hash",)), "spec_hash")
+    import_plugins(modules, doc.where(("plugins",)))
     try:
         problem_cls = registry.family(str(problem_data.get("family"))).config_class()
     except registry.UnknownName as exc:

@@ -46,6 +46,7 @@ from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.threads import pin_threads
 
 DEFAULT_LOG_EVERY = 100
 
@@ -316,6 +317,7 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
     metric_registry.check_names(metric_names)  # a typo fails now, not after hours of training
     device = torch.device(session.device)
     configure_determinism(device)
+    pin_threads(experiment)  # the spec's thread count: it changes the low bits of reductions
     seed_everything(experiment.train.seed)
     if model is None:
         model = build_model(experiment, data.info)
@@ -328,7 +330,11 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
 
     budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
-    while run.step < experiment.train.steps and not _out_of_time(deadline, run.world, device):
+    last_step = experiment.train.steps
+    replay = getattr(experiment, "replay_steps", None)
+    if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
+        deadline, last_step = None, replay
+    while run.step < last_step and not _out_of_time(deadline, run.world, device):
         run.train_step()
         run.after_step()
     run.finish_training()
