@@ -149,7 +149,7 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
 
 
 def read_run_file(output_dir: str) -> dict[str, Any] | None:
-    found = RunDir(output_dir).read_json(RunDir.MLFLOW_RUN)
+    found = RunDir(output_dir).read_json(RunDir.MLFLOW_RUN)  # missing, truncated or not UTF-8: None
     return found if isinstance(found, dict) else None
 
 
