@@ -40,15 +40,18 @@ class SamplingOptions:
 
 @dataclass
 class Prediction:
-    """One result: `source` (a file name or the input line), `text` and/or `labels` or `image`."""
+    """One result: `source` (the input file or line; "" when sampled from nothing) and its
+    `text`, `labels` (name, probability), or the `file` a generated image was written to."""
 
     source: str
     text: str | None = None
     labels: list[tuple[str, float]] = field(default_factory=list)
-    image: Any = None  # uint8 [H, W, C] for generated images
+    file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"input": self.source}
+        out: dict[str, Any] = {"input": self.source} if self.source else {}
+        if self.file is not None:
+            out["file"] = self.file
         if self.text is not None:
             out["output"] = self.text
         if self.labels:
@@ -224,10 +227,120 @@ def _require_file(path: str, what: str) -> None:
 # ----------------------------------------------------------------------------- sampling
 
 
-def generate(run: Any, prompts: Sequence[str], options: SamplingOptions, output_dir: str) -> list[Prediction]:
-    """Samples from a language model (text) or an image-generation model (PNG files in output_dir)."""
+def sampling_requested(options: SamplingOptions) -> bool:
+    """Whether the user asked a text run to sample rather than decode with its beam settings."""
+    return options != SamplingOptions(max_length=options.max_length)
+
+
+def _draw_settings(options: SamplingOptions) -> dict[str, Any]:
+    # Temperature 0 means greedy: the most likely token, which top_k=1 draws with certainty.
+    if options.temperature == 0:
+        return {"temperature": 1.0, "top_k": 1, "top_p": 1.0}
+    return {"temperature": options.temperature, "top_k": options.top_k, "top_p": options.top_p}
+
+
+def _text_length(run: Any, options: SamplingOptions, prompt: int = 0) -> int:
+    if options.max_length:
+        return options.max_length
+    limits = [m for m in (getattr(run.experiment.problem, "max_length", 0), run.experiment.hparams.max_length) if m > 0]
+    return max(1, (min(limits) if limits else 256) - prompt)
+
+
+def sample_translations(run: Any, lines: Sequence[str], options: SamplingOptions, where: str = "<input>") -> list[Prediction]:
+    """`num_samples` sampled outputs for each input line of a text run (instead of beam search)."""
+    from runner.training.sampling import sample
+
     try:
-        from runner.training import sampling
-    except ImportError:
-        raise SpecError("sampling is not available in this version of runner (runner.training.sampling)") from None
-    raise SpecError(f"sampling from {run.experiment.problem.family} runs is not wired yet ({sampling.__name__})")
+        examples = run.data.examples_from_text(list(lines))
+    except ValueError as exc:
+        raise SpecError(str(exc), Location(where)) from None
+    device = next(run.model.parameters()).device
+    out = []
+    for line, example in zip(lines, examples):
+        batch = {k: v.to(device) for k, v in run.data.collate([example]).items()}
+        length = options.max_length or batch["inputs"].shape[1] + run.experiment.decode.extra_length
+        for ids in sample(run.model, batch, max_length=length, num_samples=options.num_samples,
+                          seed=options.seed, **_draw_settings(options)):
+            out.append(Prediction(line, text=run.data.decode_text(ids)))
+    return out
+
+
+def generate(run: Any, prompts: Sequence[str], options: SamplingOptions, output_dir: str) -> list[Prediction]:
+    """Samples from a language model (text; each prompt continued `num_samples` times, or
+    `num_samples` unconditional samples) or an image-generation model (PNG files in output_dir)."""
+    if run.data.info.input_kind == "pixels":
+        return _generate_images(run, options, Path(output_dir))
+    from runner.training.sampling import sample
+
+    if not prompts:
+        size = options.num_samples
+        device = next(run.model.parameters()).device
+        rows = sample(run.model, _rows(size, device), max_length=_text_length(run, options),
+                      num_samples=1, seed=options.seed, **_draw_settings(options))
+        return [Prediction("", text=run.data.decode_text(ids)) for ids in rows]
+    encoded = run.data.target_vocab.encode_batch(list(prompts))
+    out = []
+    for prompt, ids in zip(prompts, encoded):
+        ids = [int(t) for t in ids]
+        for continuation in continue_prompt(run.model, ids, options, _text_length(run, options, len(ids))):
+            out.append(Prediction(prompt, text=run.data.decode_text(ids + continuation)))
+    return out
+
+
+def _rows(rows: int, device: Any) -> dict[str, Any]:
+    """A batch of `rows` empty inputs: what a plain language model's encode needs (the row
+    count; sampling.encoder_inputs drops "targets", so they cannot carry it)."""
+    import torch
+
+    return {"inputs": torch.zeros(rows, 0, dtype=torch.long, device=device)}
+
+
+def continue_prompt(model: Any, prompt: list[int], options: SamplingOptions, max_length: int) -> list[list[int]]:
+    """`num_samples` continuations of a plain language model's prompt: the prompt's tokens are
+    fed through the incremental decoder (forced), then tokens are drawn as `sampling.sample` does."""
+    import torch
+
+    from runner.training.decode import EOS_ID, PAD_ID, NextTokenLogits, strip_ids
+    from runner.training.sampling import check_sampling_settings, filter_logits
+
+    settings = _draw_settings(options)
+    check_sampling_settings(max_length, settings["temperature"], settings["top_k"], settings["top_p"], options.num_samples)
+    rows = options.num_samples
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(options.seed) if options.seed is not None else None
+    with torch.no_grad():
+        memory = model.encode(_rows(1, device))
+        stepper = NextTokenLogits(model, memory, rows, cached=True)
+        prefix = torch.full((rows, 1), PAD_ID, dtype=torch.long, device=device)
+        logits = stepper.first
+        for token in prompt:
+            prefix = torch.cat([prefix, torch.full((rows, 1), token, dtype=torch.long, device=device)], dim=1)
+            logits = stepper.next_logits(prefix)
+        finished = torch.zeros(rows, dtype=torch.bool, device=device)
+        for step in range(max_length):
+            probs = filter_logits(logits, **settings).softmax(dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            token = torch.where(finished, torch.full_like(token, PAD_ID), token)
+            prefix = torch.cat([prefix, token[:, None]], dim=1)
+            finished |= token == EOS_ID
+            if step + 1 == max_length or bool(finished.all()):
+                break
+            logits = stepper.next_logits(prefix)
+    return [strip_ids(row[1 + len(prompt):]) for row in prefix.tolist()]
+
+
+def _generate_images(run: Any, options: SamplingOptions, output_dir: Path) -> list[Prediction]:
+    from runner.training.sampling import sample_images
+
+    settings = _draw_settings(options)
+    images = sample_images(run.model, options.num_samples, seed=options.seed,
+                           batch_size=max(1, run.experiment.decode.batch_size), **settings)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.stem.split("_")[-1]) for p in output_dir.glob("sample_*.png") if p.stem.split("_")[-1].isdigit()]
+    first = max(taken, default=-1) + 1  # never replace earlier samples
+    out = []
+    for i, pixels in enumerate(images):
+        path = output_dir / f"sample_{first + i:04d}.png"
+        write_png(pixels, run.data.info.levels, path)
+        out.append(Prediction("", file=str(path)))
+    return out

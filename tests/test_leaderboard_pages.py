@@ -192,8 +192,8 @@ def _edit(path: Path, change) -> None:
 
 BAD_EDITS = {
     "missing field": (lambda d: d.pop("value"), "value: required field is missing"),
-    "value not a number": (lambda d: d.update(value="high"), "value: Input should be a valid number"),
-    "value as a string": (lambda d: d.update(value="0.5"), "value: Input should be a valid number"),
+    "value not a number": (lambda d: d.update(value="high"), "value: expected a number, got the text 'high'"),
+    "value as a string": (lambda d: d.update(value="0.5"), "value: '0.5' is quoted, so it is a string, not a number"),
     "spec_hash edited": (lambda d: d.update(spec_hash="0" * 64), "spec_hash: 0000"),
     "experiment edited": (lambda d: d["experiment"]["hparams"].update(hidden_size=64),
                           "experiment: the embedded resolved spec does not verify"),

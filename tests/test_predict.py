@@ -124,3 +124,131 @@ def test_audio_run_transcribes_wav_files(tmp_path, capsys):
     write_wav(tmp_path / "fast.wav", np.zeros(800), 16000)
     status, _, err = _predict(capsys, run, tmp_path / "fast.wav")
     assert status == 2 and "fast.wav: sampled at 16000 Hz, but this problem expects 8000 Hz" in err
+
+
+def _lm_run(tmp_path):
+    import gzip
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = ["a dog runs", "two cats sleep", "a man rides a bike", "the girl smiles"]
+    for name, count in (("train", 200), ("val", 20), ("test_2016_flickr", 20)):
+        with gzip.open(corpus / f"{name}.en.gz", "wt", encoding="utf-8") as f:
+            f.write("".join(words[i % len(words)] + "\n" for i in range(count)))
+    return _train(tmp_path, "catalog/recipes/lm_multi30k_ci.yaml", [
+        f"problem.source.path={corpus}", "problem.vocab.size=270", "problem.max_examples=0",
+        "hparams.hidden_size=32", "hparams.filter_size=32", "hparams.batch_size=512", "train.steps=3",
+        "train.eval_every=3", "train.eval_steps=1"])
+
+
+def test_language_model_samples_with_a_seed_and_continues_prompts(tmp_path, capsys):
+    run = _lm_run(tmp_path)
+    first = _predict(capsys, run, "--num-samples", "3", "--seed", "7", "--max-length", "12", "--top-k", "20")
+    again = _predict(capsys, run, "--num-samples", "3", "--seed", "7", "--max-length", "12", "--top-k", "20")
+    assert first[0] == 0, first[2]
+    assert first[1] == again[1] and len(first[1].split("\n")) == 4  # same seed, same samples
+    (tmp_path / "prompts.txt").write_text("a dog\n")
+    status, out, err = _predict(capsys, run, tmp_path / "prompts.txt", "--num-samples", "2", "--seed", "1",
+                                "--max-length", "5", "--temperature", "0.7", "--top-p", "0.9")
+    assert status == 0, err
+    rows = [line.split("\t") for line in out.rstrip("\n").split("\n")]
+    assert len(rows) == 2 and all(src == "a dog" and text.startswith("a dog") for src, text in rows)
+    status, greedy, _ = _predict(capsys, run, tmp_path / "prompts.txt", "--num-samples", "2", "--temperature", "0",
+                                 "--max-length", "5")
+    assert status == 0 and len(set(greedy.rstrip("\n").split("\n"))) == 1  # temperature 0 is greedy: both samples agree
+
+
+def test_image_generation_writes_png_samples_and_never_replaces_them(tmp_path, capsys):
+    from PIL import Image
+
+    run = _train(tmp_path, "catalog/recipes/digits_gen_cpu_ci.yaml", ["train.steps=2", "train.eval_every=2"])
+    out_dir = tmp_path / "samples"
+    status, out, err = _predict(capsys, run, "--num-samples", "2", "--seed", "3", "--output-dir", out_dir)
+    assert status == 0, err
+    files = out.splitlines()
+    assert [f.rsplit("/", 1)[-1] for f in files] == ["sample_0000.png", "sample_0001.png"]
+    with Image.open(files[0]) as image:
+        assert image.size == (8, 8) and image.mode == "L"
+    status, out, _ = _predict(capsys, run, "--output-dir", out_dir)
+    assert status == 0 and out.strip().endswith("sample_0002.png")
+
+
+_NO_DATA_CODE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import load
+bundle = load.load(sys.argv[1])
+{body}
+data_code = sorted(m for m in sys.modules if m.startswith(("runner.problems", "runner.training")))
+print(json.dumps({{"out": out, "data_code": data_code}}))
+"""
+
+
+def _in_subprocess(bundle, body):
+    import subprocess
+    import sys
+
+    script = _NO_DATA_CODE.format(body=body)
+    done = subprocess.run([sys.executable, "-c", script, str(bundle)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_export_round_trip_text_without_data_code(reverse_run, tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    status = main(["export", str(reverse_run), "--to", str(bundle), "--no-mlflow"])
+    assert status == 0 and (bundle / "bundle.json").is_file() and (bundle / "load.py").is_file()
+    lines = ["0 1 1", "1 1 0 0 1"]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    status, expected, _ = _predict(capsys, reverse_run, tmp_path / "in.txt", "-o", "decode.beam_size=1")
+    logits = ("import torch\nids = torch.tensor([bundle.input_vocab.encode(l) + [1] for l in {lines!r}])\n"
+              "steps = bundle.model.decode(bundle.model.encode({{'inputs': ids}}), torch.zeros(2, 3, dtype=torch.long))\n")
+    got = _in_subprocess(bundle, logits.format(lines=lines[:1] * 2)
+                         + f"out = [bundle.translate({lines!r}), steps.tolist()]")
+    assert got["data_code"] == []
+    assert got["out"][0] == expected.split("\n")[:-1]
+    from runner.inference import load_run
+
+    loaded = load_run(str(reverse_run))
+    import torch
+
+    ids = torch.tensor([list(loaded.data.input_vocab.encode_batch(lines[:1])[0]) + [1]] * 2)
+    with torch.no_grad():
+        steps = loaded.model.decode(loaded.model.encode({"inputs": ids}), torch.zeros(2, 3, dtype=torch.long))
+    assert np.allclose(got["out"][1], steps.numpy(), atol=1e-6)
+    status = main(["export", str(reverse_run), "--to", str(bundle), "--no-mlflow"])
+    assert status == 2 and "never replaced" in capsys.readouterr().err
+
+
+def test_export_image_classifier_as_program_and_mlflow_model(tmp_path, capsys, monkeypatch):
+    import mlflow
+    import mlflow.pyfunc
+    import torch
+
+    from runner.tracking.runs import TrackedRun, _remember
+
+    run = _train(tmp_path, "catalog/recipes/digits_cpu_ci.yaml", ["train.steps=2", "train.eval_every=2"])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("export-test")).info.run_id
+    client.set_terminated(run_id)
+    _remember(str(run), TrackedRun(run_id, uri, "", resumed=False))
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run), "--to", str(bundle)]) == 0
+    assert "logged to MLflow as models:/" in capsys.readouterr().err
+    pixels = np.random.default_rng(0).integers(0, 17, (3, 8, 8, 1)).astype(np.uint8)
+    np.save(tmp_path / "one.npy", pixels[0])
+    _, predicted, _ = _predict(capsys, run, tmp_path / "one.npy", "--format", "jsonl", "--top", "10")
+    expected = {row["label"]: row["probability"] for row in json.loads(predicted)["labels"]}
+    # The exported program alone: no runner import at all.
+    program = torch.export.load(str(bundle / "model.pt2")).module()
+    with torch.no_grad():
+        probs = torch.softmax(program(torch.from_numpy(pixels)), dim=-1)
+    assert {str(i): round(float(p), 6) for i, p in enumerate(probs[0])} == pytest.approx(expected, abs=1e-5)
+    got = _in_subprocess(bundle, f"import numpy as np\nout = bundle.classify(np.array({pixels.tolist()})).tolist()")
+    assert got["data_code"] == [] and np.allclose(got["out"], probs.detach().numpy(), atol=1e-5)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    mlflow.set_tracking_uri(uri)
+    served = mlflow.pyfunc.load_model(client.search_logged_models([client.get_run(run_id).info.experiment_id])[0].model_uri
+                                      if hasattr(client, "search_logged_models") else f"runs:/{run_id}/model")
+    assert np.allclose(served.predict(pixels), probs.detach().numpy(), atol=1e-5)

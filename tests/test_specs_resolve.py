@@ -93,7 +93,7 @@ def test_deep_extends_chain_and_reference_by_path(tmp_path):
 def test_global_batch_is_explicit(tmp_path):
     recipe = _user_catalog(tmp_path, RECIPE, **{"problems/p.yaml": PROBLEM})
     exp = resolve(recipe, ["resources.workers=2", "train.gradient_accumulation_steps=3"])
-    assert exp.global_batch.total == 2048 * 2 * 3 and exp.global_batch.unit == "tokens"
+    assert exp.global_batch.total == 4096 * 2 * 3 and exp.global_batch.unit == "tokens"
 
 
 def test_experiment_round_trips_through_a_dict(tmp_path):

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from runner.training.adafactor import T2TAdafactor
 from runner.training.optim import build_optimizer, parameter_groups
 from test_training_fakes import TinySeq2Seq, tiny_hparams
 
@@ -20,7 +21,7 @@ def test_norms_and_biases_are_not_decayed():
 
 
 @pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
-                                       ("adafactor", torch.optim.Adafactor), ("sgd", torch.optim.SGD)])
+                                       ("adafactor", T2TAdafactor), ("sgd", torch.optim.SGD)])
 def test_each_optimizer_builds_with_unit_lr_and_takes_a_step(name, cls):
     model = TinySeq2Seq(dropout=0.0)
     optimizer = build_optimizer(model, tiny_hparams(optimizer=name, weight_decay=0.01))

@@ -73,6 +73,10 @@ def test_list_show_validate_from_an_empty_folder(installed):
     (empty / "mine.yaml").write_text((ROOT / "catalog" / "recipes" / "reverse_ci.yaml").read_text())
     assert "1 spec files valid" in _sh(["runner", "validate", "mine.yaml"], empty, env).stdout
     (empty / "mine.yaml").unlink()
+    _sh(["runner", "cp", "reverse_ci", "mycat"], empty, env)
+    assert "1 spec files valid" in _sh(["runner", "validate", "mycat"], empty, env).stdout
+    assert "num_heads" in _sh(["runner", "describe", "hparams", "transformer"], empty, env).stdout
+    shutil.rmtree(empty / "mycat")
 
 
 def test_a_short_in_process_run(installed):

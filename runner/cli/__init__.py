@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runner.cli import spec_commands
+from runner.cli import catalog_commands, spec_commands
 from runner.specs.errors import SpecError
 
 # Each module adds its sub-commands to the parser; order here is the order in --help.
-COMMAND_MODULES = [spec_commands]
+COMMAND_MODULES = [spec_commands, catalog_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SpecError as exc:
-        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        _say(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}")
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path the user gave that the system refuses (too long a name, no permission, a file
+        # where a folder must be): bad input, said in one line.
+        _say(f"error: {exc.filename}: {exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _say(message: str) -> None:
+    """Print to stderr; bytes that were not UTF-8 on the command line are shown escaped, not raised."""
+    print(message.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
 
 
 def entrypoint() -> None:

@@ -10,6 +10,15 @@ import yaml
 from runner.specs.errors import SpecError
 
 LIST_KINDS = ("problems", "models", "hparams", "ranges", "recipes")
+T2T_KINDS = ("problems", "hparams", "ranges")
+
+
+def t2t_status(data: dict) -> str:
+    """The T2T column of `runner list`: 'published' (T2T's values), 'differs' (a T2T name with
+    deliberate differences, see differs_from_t2t), or '' (a spec of ours alone)."""
+    if data.get("differs_from_t2t"):
+        return "differs"
+    return "published" if data.get("t2t_source") else ""
 
 
 def add_commands(sub) -> None:
@@ -66,6 +75,8 @@ def cmd_list(args) -> int:
         table.add_column("name", style="bold", no_wrap=True)
         if kind in ("hparams", "ranges"):
             table.add_column("model" if kind == "hparams" else "base", no_wrap=True)
+        if kind in T2T_KINDS:
+            table.add_column("T2T", no_wrap=True)
         table.add_column("description")
         for name, path in cat.names(singular).items():
             try:
@@ -77,6 +88,8 @@ def cmd_list(args) -> int:
                 row.append(str(data.get("model", "")))
             elif kind == "ranges":
                 row.append(str(data.get("base", "")))
+            if kind in T2T_KINDS:
+                row.append(t2t_status(data))
             row.append(str(data.get("description", "")))
             table.add_row(*row)
         console.print(table)
@@ -93,7 +106,7 @@ def cmd_validate(args) -> int:
     if errors:
         for exc in errors:
             print(f"error: {exc}", file=sys.stderr)
-        print(f"{len(errors)} of {count} spec files invalid", file=sys.stderr)
+        print(f"{len(errors)} of {count} spec files invalid" if count else "no spec files validated", file=sys.stderr)
         return 2
     print(f"{count} spec files valid ({elapsed:.2f} s)")
     return 0
@@ -105,6 +118,23 @@ def cmd_show(args) -> int:
     experiment = resolve(spec_argument(args.recipe), args.overrides)
     data = experiment.to_dict()
     spec_hash = data.pop("spec_hash")
+    for line in _t2t_notes(args.recipe, experiment):
+        sys.stdout.write(f"# {line}\n")
     sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
     sys.stdout.write(f"spec_hash: {spec_hash}\n")
     return 0
+
+
+def _t2t_notes(recipe: str, experiment) -> list[str]:
+    """Comment lines saying where the hparams set and the problem differ from T2T's of that name."""
+    from runner.specs import catalog as catalog_mod
+
+    notes = []
+    path = catalog_mod.Catalog.for_file(recipe if catalog_mod.is_path(recipe) else None).names("hparams").get(
+        experiment.hparams_set)
+    hparams_note = catalog_mod.load(path).data.get("differs_from_t2t") if path else None
+    if hparams_note:
+        notes.append(f"hparams set {experiment.hparams_set} differs from T2T's: {hparams_note}")
+    if experiment.problem.differs_from_t2t:
+        notes.append(f"problem {experiment.problem.name} differs from T2T's: {experiment.problem.differs_from_t2t}")
+    return notes

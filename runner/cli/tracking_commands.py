@@ -9,14 +9,29 @@ import math
 def add_commands(sub) -> None:
     p = sub.add_parser("runs", help="recent runs in MLflow with their key metrics")
     p.add_argument("--problem", default=None, metavar="P", help="only runs of this problem")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs (default 20)")
+    p.add_argument("--limit", type=_limit, default=20, metavar="N", help="at most N runs (default 20, at most 10000)")
     _add_uri_flag(p)
     p.set_defaults(handler=cmd_runs)
 
     p = sub.add_parser("compare", help="hparams that differ between runs, and their metrics side by side")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="MLflow run ids or unique prefixes")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="MLflow run ids, spec hashes (or unique prefixes of either, as `runner runs` shows them), "
+                        "or run folders")
     _add_uri_flag(p)
     p.set_defaults(handler=cmd_compare)
+
+
+def _limit(text: str) -> int:
+    """argparse type for --limit: a whole number 1..10000 (MLflow's page size), else argparse's usage error."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of runs, got {text!r}") from None
+    if not 1 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"expected 1 to 10000 runs, got {value}")
+    return value
 
 
 def _add_uri_flag(parser) -> None:
@@ -28,9 +43,10 @@ def cmd_runs(args) -> int:
     from rich.table import Table
 
     from runner.tracking.query import KEY_METRICS, recent_runs
-    from runner.tracking.uri import display, resolve_uri
+    from runner.tracking.uri import check, display, resolve_uri
 
     uri = resolve_uri(args.tracking_uri)
+    check(uri, create=False)  # read-only: never creates a database
     runs = recent_runs(uri, args.problem, args.limit)
     console = _console()
     if not runs:
@@ -55,9 +71,11 @@ def cmd_compare(args) -> int:
     from rich.table import Table
 
     from runner.tracking.query import differing_params, find_runs, metric_table
-    from runner.tracking.uri import resolve_uri
+    from runner.tracking.uri import check, resolve_uri
 
-    runs = find_runs(resolve_uri(args.tracking_uri), args.runs)
+    uri = resolve_uri(args.tracking_uri)
+    check(uri, create=False)  # read-only: never creates a database
+    runs = find_runs(uri, args.runs)
     console = _console()
     heads = [f"{r.run_id[:12]}\n{r.name}" for r in runs]
 

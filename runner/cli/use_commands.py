@@ -18,7 +18,7 @@ def add_commands(sub) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files ('-' = stdin)")
     p.add_argument("--interactive", action="store_true", help="read one input at a time from the terminal")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
-                   help="text: one output line per input (files: FILE<TAB>result); jsonl: one JSON object a line")
+                   help="text: one output line per input (files: FILE<TAB>result; newlines as \\n); jsonl: one JSON object a line")
     p.add_argument("--output", default=None, metavar="FILE", help="write results here instead of stdout")
     p.add_argument("--output-dir", default="samples", metavar="DIR",
                    help="where generated images go (default: ./samples; existing files are never replaced)")
@@ -34,6 +34,32 @@ def add_commands(sub) -> None:
     g.add_argument("--max-length", type=int, default=0, help="most tokens per text sample (0 = problem default)")
     add_override_flag(p)
     p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("export", help="write a bundle that loads without runner's data code; log it to MLflow",
+                       description="The bundle holds the weights, the vocabulary, bundle.json and load.py (and "
+                       "a torch.export program for image classifiers); it is logged as the MLflow run's model when the run "
+                       "was tracked.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--to", required=True, metavar="DIR", help="a new (or empty) folder for the bundle")
+    p.add_argument("--checkpoint", default=None, help="a checkpoint folder (default: the run's latest)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the bundle to the run's MLflow run")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from runner.export import export_run
+
+    exported = export_run(args.run_dir, args.to, args.checkpoint)
+    print(f"exported {exported.task} model -> {exported.folder}"
+          + (" (with a torch.export program, model.pt2)" if exported.program else ""), file=sys.stderr)
+    if not args.no_mlflow:
+        from runner.tracking.model_logging import log_bundle
+
+        model_uri = log_bundle(args.run_dir, exported.folder)
+        print(f"logged to MLflow as {model_uri}" if model_uri else
+              "not logged to MLflow: the run has no mlflow_run.json (it was not tracked)", file=sys.stderr)
+    print(exported.folder)
+    return 0
 
 
 def cmd_predict(args) -> int:
@@ -56,7 +82,7 @@ def cmd_predict(args) -> int:
                 raise SpecError("an image-generation run samples unconditionally; drop the INPUT files",
                                 Location(args.inputs[0]))
             for result in predict.generate(run, prompts, _sampling(args), args.output_dir):
-                _emit(result, args.format, out, with_source=bool(prompts) or task == "generate_image")
+                _emit(result, args.format, out, with_source=bool(prompts))
             return 0
         if args.interactive:
             for item in _interactive(task):
@@ -86,6 +112,9 @@ def cmd_predict(args) -> int:
 
 def _predict(predict, run, task, items, args, where="<input>"):
     if task == "text":
+        options = _sampling(args)
+        if predict.sampling_requested(options):
+            return predict.sample_translations(run, items, options, where)
         return predict.translate(run, items, where)
     if task == "masked":
         return predict.fill_masks(run, items, where)
@@ -102,7 +131,11 @@ def _emit(result, fmt: str, out, with_source: bool) -> None:
     if fmt == "jsonl":
         out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
     else:
+        if result.file is not None:  # a generated image: where it went
+            out.write(result.file + "\n")
+            return
         shown = result.text if result.text is not None else ", ".join(f"{n} ({p:.3f})" for n, p in result.labels)
+        shown = shown.replace("\\", "\\\\").replace("\n", "\\n")  # one result a line; jsonl keeps text as is
         out.write((f"{result.source}\t{shown}" if with_source else shown) + "\n")
     out.flush()
 
@@ -116,8 +149,8 @@ def _sampling(args):
 def _check_sampling(args) -> None:
     from runner.specs.errors import SpecError
 
-    if args.temperature < 0:
-        raise SpecError(f"--temperature must be >= 0 (0 = greedy), got {args.temperature}")
+    if not 0 <= args.temperature <= 1e6:  # also refuses nan and inf
+        raise SpecError(f"--temperature must be a finite number >= 0 (0 = greedy), got {args.temperature}")
     if args.top_k < 0:
         raise SpecError(f"--top-k must be >= 0 (0 = no limit), got {args.top_k}")
     if not 0 < args.top_p <= 1:

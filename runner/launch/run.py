@@ -46,8 +46,13 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
     address = address or os.environ.get("RAY_ADDRESS") or None
     plan = make_plan(experiment, output_dir, data_dir or default_data_dir(), address,
                      resolve_uri(experiment.tracking.uri))
-    if dry_run:
-        print_plan(plan, experiment, Console(width=None if sys.stdout.isatty() else 160))
+    if dry_run:  # check what can be checked without training (preflight.py); a reason not to start is exit 2
+        from runner.launch import preflight
+
+        checks = preflight.check(plan, experiment)
+        print_plan(plan, experiment, Console(width=None if sys.stdout.isatty() else 160), checks.rows)
+        if checks.errors:
+            raise SpecError.merge(checks.errors)
         return plan.as_dict()
     claim(plan.output_dir, experiment)
     finished = _finished_metrics(plan.output_dir)
@@ -70,12 +75,14 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
         cluster.disconnect(connection)
 
 
-def print_plan(plan: LaunchPlan, experiment: Any, console: Console) -> None:
+def print_plan(plan: LaunchPlan, experiment: Any, console: Console, checks: list[tuple[str, str]] = ()) -> None:
     table = Table(title="runner run --dry-run: nothing started", title_justify="left", show_header=False,
                   show_edge=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for key, value in describe(plan, experiment):
+    checked = {key for key, _ in checks}
+    rows = [(k, v) for k, v in describe(plan, experiment) if not (k == "data" and "data cache" in checked)]
+    for key, value in rows + list(checks):
         table.add_row(key, display(value) if key == "tracking" else value)
     console.print(table)
 

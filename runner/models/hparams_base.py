@@ -4,7 +4,7 @@ Each model subclasses `TrainingHparams` in `runner/models/<model>_hparams.py` an
 architecture. This module must stay torch-free: `runner validate` imports it.
 """
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -14,12 +14,39 @@ from runner.specs.base import Spec
 SCHEDULE_FACTORS = (
     "constant",
     "linear_warmup",
+    "exp_warmup",
     "rsqrt_decay",
     "rsqrt_normalized_decay",
     "rsqrt_hidden_size",
     "cosine_decay",
+    "cosdecay",
     "linear_decay",
 )
+
+
+def added_field(default: Any, **kwargs: Any) -> Any:
+    """A Field added after results were recorded. While it holds `default` it is left out of
+    spec_hash (experiment.canonical_json), so a recorded experiment keeps its hash; the default
+    must therefore be the behaviour from before the field existed, and never change."""
+    return Field(default, json_schema_extra={"unhashed_default": True}, **kwargs)
+
+
+def unhashed_defaults(hparams_class: type) -> dict[str, Any]:
+    """name -> default of the `added_field`s of an hparams class."""
+    return {name: info.default for name, info in hparams_class.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("unhashed_default")}
+
+
+ConvInitializer = Literal["fan_in_truncated_normal", "normal_unit_scaling", "uniform_unit_scaling"]
+
+
+def conv_initializer_field() -> Any:
+    """The `initializer` of the conv nets (runner/models/image_input.init_conv_net)."""
+    return added_field(
+        "fan_in_truncated_normal",
+        description="fan_in_truncated_normal: N(0, initializer_gain / fan_in) truncated at 2 sigma, the last "
+        "BatchNorm of each residual branch starting at 0 (ours). normal_unit_scaling / uniform_unit_scaling: "
+        "T2T's initializers of those names (variance initializer_gain / fan_avg), every BatchNorm at 1.")
 
 
 class TrainingHparams(Spec):
@@ -47,6 +74,18 @@ class TrainingHparams(Spec):
     optimizer_adam_beta2: float = Field(0.997, ge=0.0, lt=1.0)
     optimizer_adam_epsilon: float = Field(1e-9, gt=0.0)
     optimizer_momentum_momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    optimizer_momentum_nesterov: bool = added_field(False, description="Nesterov momentum for sgd (T2T's resnet sets it).")
+    # T2T's Adafactor (runner/training/adafactor.py), with basic_params1's defaults.
+    optimizer_adafactor_beta1: float = added_field(0.0, ge=0.0, lt=1.0, description="Adafactor momentum; 0 = none.")
+    optimizer_adafactor_beta2: float = added_field(0.999, ge=0.0, lt=1.0, description="Adafactor decay with decay_type 'adam'.")
+    optimizer_adafactor_decay_type: Literal["pow", "adam"] = added_field(
+        "pow", description="pow: decay 1 - step^-memory_exponent; adam: Adam's bias-corrected beta2.")
+    optimizer_adafactor_memory_exponent: float = added_field(0.8, gt=0.0, le=1.0)
+    optimizer_adafactor_clipping_threshold: float = added_field(
+        1.0, ge=0.0, description="Update clipping: divide the update by max(1, rms / threshold); 0 = off.")
+    optimizer_adafactor_factored: bool = added_field(True, description="Factor matrices' second moments.")
+    optimizer_adafactor_multiply_by_parameter_scale: bool = added_field(
+        True, description="Scale the step by max(rms(param), 1e-3): the learning rate is a relative step.")
     weight_decay: float = Field(0.0, ge=0.0)
     learning_rate_schedule: str = Field(
         "constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size",

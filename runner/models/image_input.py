@@ -32,18 +32,41 @@ def pixels_to_unit(pixels: Tensor, levels: int) -> Tensor:
     return pixels.permute(0, 3, 1, 2).float() * (2.0 / (levels - 1)) - 1.0
 
 
-def init_conv_net(model: nn.Module, gain: float) -> None:
-    """T2T's normal_unit_scaling for conv nets: conv and dense weights ~ truncated N(0, gain / fan_in)
-    (gain 2 is He initialisation), biases 0, BatchNorm identity. A BatchNorm flagged
-    `zero_init = True` (the last one of a residual branch) starts at 0, so every residual block
-    starts as the identity (Goyal et al. 2017), which lets deep nets train from the first step."""
+# TF1's variance_scaling "normal" draws a normal truncated at 2 sigma, rescaled by this so the
+# variance stays scale / fan.
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+def init_conv_net(model: nn.Module, gain: float, initializer: str = "fan_in_truncated_normal") -> None:
+    """Initialise conv and dense weights; biases 0, BatchNorm identity.
+
+    fan_in_truncated_normal (ours): weights ~ N(0, gain / fan_in) truncated at 2 sigma (gain 2 is He
+    initialisation), and a BatchNorm flagged `zero_init = True` (the last one of a residual branch)
+    starts at 0, so every residual block starts as the identity (Goyal et al. 2017).
+    normal_unit_scaling / uniform_unit_scaling: T2T's initializers of those names (TF1
+    variance_scaling with mode fan_avg: a truncated normal or a uniform of variance gain / fan_avg,
+    fan_avg = (fan_in + fan_out) / 2), every BatchNorm starting at scale 1.
+    """
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             fan_in = module.weight[0].numel()
-            std = math.sqrt(gain / fan_in)
-            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            if initializer == "fan_in_truncated_normal":
+                std = math.sqrt(gain / fan_in)
+                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            else:
+                fan_out = module.weight.shape[0] * module.weight[0, 0].numel()
+                variance = gain / ((fan_in + fan_out) / 2)
+                if initializer == "uniform_unit_scaling":
+                    limit = math.sqrt(3 * variance)
+                    nn.init.uniform_(module.weight, -limit, limit)
+                elif initializer == "normal_unit_scaling":
+                    std = math.sqrt(variance) / _TRUNCATED_NORMAL_STD
+                    nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+                else:
+                    raise ValueError(f"unknown initializer '{initializer}'")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
-            nn.init.constant_(module.weight, 0.0 if getattr(module, "zero_init", False) else 1.0)
+            zero = getattr(module, "zero_init", False) and initializer == "fan_in_truncated_normal"
+            nn.init.constant_(module.weight, 0.0 if zero else 1.0)
             nn.init.zeros_(module.bias)

@@ -1,9 +1,13 @@
-"""ResNet v1 image classifier (He et al. 2015), as T2T's resnet: stem, residual stages, pool, dense.
+"""ResNet image classifier: stem, residual stages, pool, dense (hparams.resnet_version picks the block).
 
-Block ("residual"): 3x3 conv - BN - ReLU - 3x3 conv - BN, plus the shortcut, then ReLU.
-Block ("bottleneck"): 1x1 - 3x3 (carries the stride, "v1.5") - 1x1 to 4x the filters.
-The shortcut is the identity, or a strided 1x1 conv + BN when the shape changes. The first
-stage keeps the resolution, each later stage halves it.
+v1 (He et al. 2015). Block ("residual"): 3x3 conv - BN - ReLU - 3x3 conv - BN, plus the
+shortcut, then ReLU. Block ("bottleneck"): 1x1 - 3x3 (carries the stride, "v1.5") - 1x1 to 4x
+the filters. The shortcut is the identity, or a strided 1x1 conv + BN when the shape changes.
+v2 (He et al. 2016, T2T's resnet_v2): pre-activation. Each block starts with BN-ReLU, its convs
+are BN-ReLU-conv, nothing follows the sum; the first block of every stage projects the
+pre-activated input (strided 1x1 conv + BN), as T2T's block_layer does, and the stem is
+conv - BN - ReLU (+ max pool).
+The first stage keeps the resolution, each later stage halves it.
 """
 
 from __future__ import annotations
@@ -51,26 +55,60 @@ class BottleneckBlock(ResidualBlock):
                              conv_bn(filters, filters * self.expansion, 1, zero_init=True))
 
 
+class PreActBlock(nn.Module):
+    """T2T's residual_block / bottleneck_block (v2): BN-ReLU first, convs in between, identity after."""
+
+    def __init__(self, in_channels: int, filters: int, stride: int, project: bool, bottleneck: bool):
+        super().__init__()
+        out = filters * (4 if bottleneck else 1)
+        self.pre = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(inplace=False))
+        self.shortcut = conv_bn(in_channels, out, 1, stride) if project else None
+        if bottleneck:
+            convs = [(in_channels, filters, 1, 1), (filters, filters, 3, stride), (filters, out, 1, 1)]
+        else:
+            convs = [(in_channels, filters, 3, stride), (filters, filters, 3, 1)]
+        layers: list[nn.Module] = []
+        for n, (cin, cout, kernel, s) in enumerate(convs):
+            if n:
+                layers += [nn.BatchNorm2d(cin), nn.ReLU(inplace=True)]
+            layers.append(nn.Conv2d(cin, cout, kernel, s, kernel // 2, bias=False))
+        self.branch = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        activated = self.pre(x)
+        shortcut = x if self.shortcut is None else self.shortcut(activated)
+        return self.branch(activated) + shortcut
+
+
+def _stem(hp: Any, channels: int, filters: int) -> nn.Sequential:
+    kernel, stride = {"imagenet": (7, 2), "small": (3, 1), "cifar": (7, 1)}[hp.stem]
+    layers: list[nn.Module] = [conv_bn(channels, filters, kernel, stride), nn.ReLU(inplace=True)]
+    if hp.stem == "imagenet":
+        layers.append(nn.MaxPool2d(3, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
 class ResNet(nn.Module):
     def __init__(self, hparams: Any, channels: int, levels: int, num_classes: int):
         super().__init__()
         hp = hparams
         self.levels = levels
         stem_filters = hp.filter_sizes[0]
-        if hp.stem == "imagenet":
-            self.stem = nn.Sequential(conv_bn(channels, stem_filters, 7, 2), nn.ReLU(inplace=True),
-                                      nn.MaxPool2d(3, stride=2, padding=1))
-        else:
-            self.stem = nn.Sequential(conv_bn(channels, stem_filters, 3), nn.ReLU(inplace=True))
-        block = BottleneckBlock if hp.block_fn == "bottleneck" else ResidualBlock
+        self.stem = _stem(hp, channels, stem_filters)
+        bottleneck = hp.block_fn == "bottleneck"
+        block = BottleneckBlock if bottleneck else ResidualBlock
         stages, width = [], stem_filters
         for index, (blocks, filters) in enumerate(zip(hp.layer_sizes, hp.filter_sizes[1:])):
             for b in range(blocks):
-                stages.append(block(width, filters, 2 if index > 0 and b == 0 else 1))
+                stride = 2 if index > 0 and b == 0 else 1
+                if hp.resnet_version == "v2":
+                    stages.append(PreActBlock(width, filters, stride, project=b == 0, bottleneck=bottleneck))
+                else:
+                    stages.append(block(width, filters, stride))
                 width = filters * block.expansion
         self.stages = nn.Sequential(*stages)
         self.classifier = nn.Linear(width, num_classes)
-        init_conv_net(self, hp.initializer_gain)
+        init_conv_net(self, hp.initializer_gain, hp.initializer)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         x = self.stages(self.stem(pixels_to_unit(require(batch, "inputs", "resnet"), self.levels)))

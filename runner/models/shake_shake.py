@@ -74,7 +74,7 @@ class ShakeShake(nn.Module):
                 width = out
         self.stages = nn.Sequential(*layers)
         self.classifier = nn.Linear(width, num_classes)
-        init_conv_net(self, hp.initializer_gain)
+        init_conv_net(self, hp.initializer_gain, hp.initializer)
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         x = self.stages(self.stem(pixels_to_unit(require(batch, "inputs", "shake_shake"), self.levels)))

@@ -131,12 +131,18 @@ def generate_split(spec: AlgorithmicProblem, split: str) -> tuple[Ragged, Ragged
     return GENERATORS[spec.generator](rng, n, max_length, spec.num_symbols)
 
 
-def build(spec: AlgorithmicProblem, data_dir: str | Path) -> SequenceData:
+def locate(spec: AlgorithmicProblem, data_dir: str | Path) -> cache.Located:
+    """Generated data (no source to find) and this spec's cache folder."""
     spec_data = spec.model_dump(mode="json", exclude=_NOT_IN_FINGERPRINT)
     fp = cache.fingerprint(spec_data)
-    folder = cache.cache_folder(Path(data_dir), spec.name, fp)
-    cache.ensure(folder, lambda: _generate(spec, folder, fp, spec_data))
-    return SequenceData(folder, spec.max_length)
+    return cache.Located(None, "generated", f"generated ({spec.generator}, seed {spec.seed}; no download)", spec_data,
+                         fp, cache.cache_folder(Path(data_dir), spec.name, fp))
+
+
+def build(spec: AlgorithmicProblem, data_dir: str | Path) -> SequenceData:
+    at = locate(spec, data_dir)
+    cache.ensure(at.folder, lambda: _generate(spec, at.folder, at.fingerprint, at.spec_data))
+    return SequenceData(at.folder, spec.max_length)
 
 
 def from_assets(spec: AlgorithmicProblem, folder: Path) -> SequenceData:

@@ -32,7 +32,7 @@ OFFLINE_HINT = (
 )
 
 
-def _offline() -> bool:
+def offline() -> bool:
     return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
                for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
 
@@ -60,7 +60,7 @@ def load_hub_dataset(hub: HubSource):
     # `datasets` itself prefers a local folder of that name, so the check follows the same rule.
     local = find_local(hub.dataset)
     name = str(local) if local is not None else hub.dataset
-    if local is None and not _offline() and not hub_reachable(hub_endpoint()):
+    if local is None and not offline() and not hub_reachable(hub_endpoint()):
         raise SpecError(f"cannot load '{hub.dataset}': {UNREACHABLE_HINT}", field="problem.source.hub.dataset")
 
     import datasets
@@ -70,7 +70,7 @@ def load_hub_dataset(hub: HubSource):
     except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFoundError, ValueError...)
         hint = ""
         if local is None and isinstance(exc, (ConnectionError, OSError)):
-            hint = OFFLINE_HINT if _offline() else UNREACHABLE_HINT
+            hint = OFFLINE_HINT if offline() else UNREACHABLE_HINT
         raise SpecError(
             f"cannot load hub dataset '{hub.dataset}'"
             + (f" (config '{hub.config}')" if hub.config else "")

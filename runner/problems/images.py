@@ -70,14 +70,19 @@ def fingerprint_data(spec: _ImageProblem, source_kind: str) -> dict[str, Any]:
     return data
 
 
-def build(spec: _ImageProblem, data_dir: str | Path) -> "ImageData":
+def locate(spec: _ImageProblem, data_dir: str | Path) -> cache.Located:
+    """The images' source (checked) and this spec's cache folder."""
     data_dir = Path(data_dir)
     plan = image_sources.resolve(spec)
     spec_data = fingerprint_data(spec, plan.kind)
     fp = cache.fingerprint(spec_data, relative_hashes(plan.files, data_dir))
-    folder = cache.cache_folder(data_dir, spec.name, fp)
-    cache.ensure(folder, lambda: _generate(spec, plan, folder, fp, spec_data))
-    return ImageData(folder, spec)
+    return cache.Located(plan, plan.kind, plan.description, spec_data, fp, cache.cache_folder(data_dir, spec.name, fp))
+
+
+def build(spec: _ImageProblem, data_dir: str | Path) -> "ImageData":
+    at = locate(spec, data_dir)
+    cache.ensure(at.folder, lambda: _generate(spec, at.plan, at.folder, at.fingerprint, at.spec_data))
+    return ImageData(at.folder, spec)
 
 
 def from_assets(spec: _ImageProblem, folder: Path) -> "ImageData":

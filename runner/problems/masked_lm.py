@@ -30,10 +30,20 @@ _MASKING_FIELDS = {"mask_probability", "mask_token_probability", "random_token_p
 _SPLIT_CODES = {"train": 0, "eval": 1, "test": 2}
 
 
-def build(spec: MaskedLMProblem, data_dir: str | Path) -> "MaskedLMData":
+def _text_problem(spec: MaskedLMProblem) -> LanguageModelProblem:
+    """The language-model problem whose cached text this problem masks."""
     fields = spec.model_dump(exclude=_MASKING_FIELDS)
     fields["family"] = "language_model"
-    return MaskedLMData(text.build(LanguageModelProblem.model_validate(fields), data_dir), spec)
+    return LanguageModelProblem.model_validate(fields)
+
+
+def locate(spec: MaskedLMProblem, data_dir: str | Path):
+    """The text's source and cache folder (masks are drawn when batches are made, not cached)."""
+    return text.locate(_text_problem(spec), data_dir)
+
+
+def build(spec: MaskedLMProblem, data_dir: str | Path) -> "MaskedLMData":
+    return MaskedLMData(text.build(_text_problem(spec), data_dir), spec)
 
 
 def from_assets(spec: MaskedLMProblem, folder: Path) -> "MaskedLMData":

@@ -77,14 +77,19 @@ def normalize_transcript(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
-def build(spec: SpeechProblem, data_dir: str | Path) -> "SpeechData":
+def locate(spec: SpeechProblem, data_dir: str | Path) -> cache.Located:
+    """The audio's source (checked) and this spec's cache folder."""
     data_dir = Path(data_dir)
     plan = speech_sources.resolve(spec)
     spec_data = fingerprint_data(spec, plan.kind)
     fp = cache.fingerprint(spec_data, cache.content_hashes(plan.files, data_dir))
-    folder = cache.cache_folder(data_dir, spec.name, fp)
-    cache.ensure(folder, lambda: _generate(spec, plan, folder, fp, spec_data))
-    return SpeechData(folder, spec)
+    return cache.Located(plan, plan.kind, plan.description, spec_data, fp, cache.cache_folder(data_dir, spec.name, fp))
+
+
+def build(spec: SpeechProblem, data_dir: str | Path) -> "SpeechData":
+    at = locate(spec, data_dir)
+    cache.ensure(at.folder, lambda: _generate(spec, at.plan, at.folder, at.fingerprint, at.spec_data))
+    return SpeechData(at.folder, spec)
 
 
 def from_assets(spec: SpeechProblem, folder: Path) -> "SpeechData":

@@ -33,16 +33,22 @@ ENCODE_CHUNK = 10_000  # sentences per encode_batch call: big enough for rayon, 
 _NOT_IN_FINGERPRINT = {"description", "metrics", "max_length", "num_workers"}
 
 
-def build(spec: Text2TextProblem | LanguageModelProblem, data_dir: str | Path) -> SequenceData:
+def locate(spec: Text2TextProblem | LanguageModelProblem, data_dir: str | Path) -> cache.Located:
+    """The text's source (local files, checked, or the hub) and this spec's cache folder."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    two_sided = spec.family == "text2text"
-    source = resolve_source(spec.source, two_sided)
+    source = resolve_source(spec.source, spec.family == "text2text")
     spec_data = fingerprint_data(spec, source.kind)
     fp = cache.fingerprint(spec_data, cache.content_hashes(source.files, data_dir))
-    folder = cache.cache_folder(data_dir, spec.name, fp)
-    cache.ensure(folder, lambda: _generate(spec, source, folder, fp, spec_data, two_sided))
-    return SequenceData(folder, spec.max_length)
+    return cache.Located(source, source.kind, source.description, spec_data, fp,
+                         cache.cache_folder(data_dir, spec.name, fp))
+
+
+def build(spec: Text2TextProblem | LanguageModelProblem, data_dir: str | Path) -> SequenceData:
+    at = locate(spec, data_dir)
+    two_sided = spec.family == "text2text"
+    cache.ensure(at.folder, lambda: _generate(spec, at.plan, at.folder, at.fingerprint, at.spec_data, two_sided))
+    return SequenceData(at.folder, spec.max_length)
 
 
 def from_assets(spec: Text2TextProblem | LanguageModelProblem, folder: Path) -> SequenceData:

@@ -53,13 +53,27 @@ def builtin_root() -> Path:
 
 def user_roots() -> list[Path]:
     """The user's catalog folders from $RUNNER_CATALOG (os.pathsep-separated), searched before the shipped one."""
-    return [Path(p).expanduser() for p in os.environ.get("RUNNER_CATALOG", "").split(os.pathsep) if p.strip()]
+    roots = [Path(p).expanduser() for p in os.environ.get("RUNNER_CATALOG", "").split(os.pathsep) if p.strip()]
+    for root in roots:
+        if not root.is_dir():  # a typo would otherwise silently search nothing
+            raise SpecError(f"RUNNER_CATALOG names {root}, which is not a folder; set it to catalog folders (holding "
+                            "problems/, models/, hparams/, recipes/) separated by ':', or unset it", field="RUNNER_CATALOG")
+    return roots
 
 
 def own_root(path: str | Path) -> Path | None:
     """The catalog folder a spec file belongs to: X for X/recipes/a.yaml (X/problems/, ...)."""
-    parent = Path(path).resolve().parent
+    parent = Path(os.path.abspath(path)).parent  # the folder it is listed in, not a symlink's target
     return parent.parent if parent.name in set(FOLDERS.values()) else None
+
+
+def absolute(path: str | Path) -> Path:
+    """`path` made absolute with symlinks resolved where possible; a symlink loop stays as written
+    (reading it then fails with a clear message instead of RuntimeError)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 def is_path(ref: str) -> bool:
@@ -92,7 +106,7 @@ class Catalog:
     def __init__(self, roots: list[Path]):
         unique: list[Path] = []
         for root in roots:
-            root = root.resolve()
+            root = absolute(root)
             if root not in unique:
                 unique.append(root)
         self.roots = unique
@@ -139,10 +153,10 @@ class Catalog:
         if is_path(ref):
             candidates = []
             if referrer:
-                candidates.append(Path(referrer).resolve().parent / ref)
+                candidates.append(Path(os.path.abspath(referrer)).parent / ref)
             candidates.append(Path.cwd() / ref)
             for candidate in candidates:
-                if candidate.is_file():
+                if os.path.lexists(candidate):  # not only a regular file: reading it says what is wrong
                     return candidate
             raise SpecError(f"no {kind} spec file at '{ref}' (looked in: {', '.join(map(str, candidates))})", where, field)
         names = self.names(kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from runner.specs import catalog as catalog_mod
@@ -13,7 +14,7 @@ from runner.specs.resolve import load_hparams_chain, load_model, load_problem, r
 def kind_of(path: Path) -> str:
     """A spec file's kind: from its folder inside a catalog (problems/, models/, hparams/,
     recipes/), else from its content, the way `show` and `run` take any recipe file."""
-    folder = path.resolve().parent.name
+    folder = catalog_mod.absolute(path.parent).name  # the folder it is listed in, not a symlink's target
     for kind, name in catalog_mod.FOLDERS.items():
         if name == folder and kind != "range":
             if kind == "hparams":
@@ -71,16 +72,25 @@ def catalog_files(root: Path | None = None) -> list[Path]:
 
 def validate_paths(paths: list[str]) -> tuple[int, list[SpecError]]:
     """Validate the given files and folders (default: the whole shipped catalog)."""
+    catalog_mod.user_roots()  # a RUNNER_CATALOG that names no folder: one message, before any file
     files: list[Path] = []
     if not paths:
         files = catalog_files()
+    errors = []
+    if not paths and not files:
+        errors.append(SpecError("the catalog holds no spec files (*.yaml in problems/, models/, hparams/, recipes/)",
+                                catalog_mod.Location(str(catalog_mod.builtin_root()))))
     for p in map(Path, paths):
         if p.is_dir():
             nested = sorted(p.rglob("*.yaml"))
+            if not nested:  # validating nothing is not a success
+                errors.append(SpecError("no spec files (*.yaml) in this folder; nothing to validate",
+                                        catalog_mod.Location(str(p))))
             files.extend(nested)
+        elif not os.path.lexists(p):
+            errors.append(SpecError("no such file or folder", catalog_mod.Location(str(p))))
         else:
             files.append(p)
-    errors = []
     for path in files:
         try:
             validate_file(path)

@@ -6,15 +6,31 @@ Family-specific specs live beside their data code in `runner/problems/<family>_s
 
 from pydantic import Field
 
-from runner.specs.base import Spec
+from runner.specs.base import PlainName, Spec
+
+
+# Fields that annotate a problem without changing its data (left out of fingerprints and spec_hash).
+PROBLEM_NOTES = ("t2t_source", "differs_from_t2t")
+
+
+def t2t_source_field():
+    return Field(None, description="Where Tensor2Tensor defines the spec of this name ('file.py function'); "
+                 "unset for a spec that is ours alone. Shown by `runner list`.")
+
+
+def differs_from_t2t_field():
+    return Field(None, description="How and why this spec deliberately differs from T2T's of the same name; "
+                 "unset when it is T2T's as published. Shown by `runner list` and `runner show`.")
 
 
 class ProblemSpec(Spec):
     """A problem: where data comes from, how it is encoded, and how it is scored."""
 
-    name: str = Field("", description="Filled in from the file stem; do not set by hand.")
+    name: PlainName = Field("", description="Filled in from the file stem; do not set by hand.")
     description: str = Field("", description="One line shown by `runner list problems`.")
     family: str
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     plugins: list[str] = Field(
         default_factory=list, description="Python modules that register this problem's family (a user's own)."
     )

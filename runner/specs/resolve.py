@@ -58,6 +58,9 @@ def load_problem(cat: Catalog, ref: str, overrides: list[Override] = (), where: 
     data = _named(doc, path)
     origins: Origins = {}
     for o in overrides:
+        if o.path[1:] == ("name",):
+            raise SpecError("a problem's name comes from its file name and names its data cache folder; it cannot "
+                            "be overridden (to use another problem, write -o problem=NAME)", o.where, "problem.name")
         apply(data, o.path[1:], o.value, o.where)
         origins[o.path[1:]] = o.where
     if isinstance(data.get("plugins"), list):
@@ -97,7 +100,7 @@ def load_hparams_chain(cat: Catalog, ref: str, where: Location | None = None,
     seen: list[str] = []
     while True:
         path = cat.locate("hparams", ref, where, referrer, "extends" if chain else "hparams")
-        key = str(Path(path).resolve())
+        key = str(catalog_mod.absolute(path))
         if key in seen:
             cycle = " -> ".join([s.name for s in chain] + [Path(path).stem])
             raise SpecError(f"'extends' forms a cycle: {cycle}; a set may not inherit from itself", where, "extends")
@@ -186,21 +189,44 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         else:
             apply(raw, o.path, o.value, o.where)
             origins[o.path] = o.where
-    recipe = validate(RecipeSpec, raw, doc, origins=origins)
+    # Like a compiler, report every independent error in one pass: a bad recipe field does not hide
+    # an unknown problem name; only what depends on a failed part (hparams on the model) is skipped.
+    errors: list[SpecError] = []
+
+    def attempt(step, *args):
+        try:
+            return step(*args)
+        except SpecError as exc:
+            errors.append(exc)
+            return None
+
+    recipe = attempt(lambda: validate(RecipeSpec, raw, doc, origins=origins))
 
     def at(field: str) -> Location:
         return origins.get((field,)) or doc.where((field,))
 
-    import_plugins(recipe.plugins, at("plugins"))
-    problem = load_problem(cat, recipe.problem, nested["problem"], at("problem"), str(path))
-    model = load_model(cat, recipe.model, at("model"), str(path))
-    hparams = resolve_hparams(cat, recipe.hparams, model, nested["hparams"], at("hparams"), str(path))
-    if recipe.tune is not None:
+    def ref(field: str) -> str | None:
+        value = getattr(recipe, field) if recipe is not None else raw.get(field)
+        return value if isinstance(value, str) and value else None
+
+    plugins = recipe.plugins if recipe is not None else raw.get("plugins")
+    if isinstance(plugins, list) and all(isinstance(m, str) for m in plugins):
+        attempt(import_plugins, plugins, at("plugins"))
+    problem = attempt(load_problem, cat, ref("problem"), nested["problem"], at("problem"), str(path)) \
+        if ref("problem") else None
+    model = attempt(load_model, cat, ref("model"), at("model"), str(path)) if ref("model") else None
+    hparams = attempt(resolve_hparams, cat, ref("hparams"), model, nested["hparams"], at("hparams"), str(path)) \
+        if ref("hparams") and model is not None else None
+    if ref("hparams") and model is None:  # the set's own errors (an unknown name) do not depend on the model
+        attempt(load_hparams_chain, cat, ref("hparams"), at("hparams"), str(path))
+    if recipe is not None and recipe.tune is not None and model is not None:
         tune_where = origins.get(("tune", "range")) or doc.where(("tune", "range"))
-        rng, _, range_model = resolve_range(cat, recipe.tune.range, tune_where, str(path))
-        if range_model.name != model.name:
-            raise SpecError(f"range '{rng.name}' varies a set for model '{range_model.name}', "
-                            f"but the recipe trains '{model.name}'", tune_where, "tune.range")
+        found = attempt(resolve_range, cat, recipe.tune.range, tune_where, str(path))
+        if found is not None and found[2].name != model.name:
+            errors.append(SpecError(f"range '{found[0].name}' varies a set for model '{found[2].name}', "
+                                    f"but the recipe trains '{model.name}'", tune_where, "tune.range"))
+    if errors:
+        raise SpecError.merge(errors)
     hparams_set = Path(recipe.hparams).stem
     experiment = Experiment(
         recipe=recipe.name, description=recipe.description, problem=problem, model=model,
@@ -246,10 +272,17 @@ def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...]
     def inner(name: str) -> Origins:
         return {path[1:]: where for path, where in origins.items() if path[0] == name and len(path) > 1}
 
-    from runner.specs.experiment import plugin_modules
+    from runner.specs.experiment import plugin_modules, verified_before_import
 
     problem_data, model_data, hparams_data = section("problem"), section("model"), section("hparams")
-    import_plugins(plugin_modules(data), doc.where(("plugins",)))
+    modules = plugin_modules(data)
+    if modules and recorded is not None and not verified_before_import(doc.data):
+        # Plugins are code: a file that records a spec_hash its values do not have was edited, and
+        # the modules it names are not imported (deleting the line makes it the user's own spec).
+        raise SpecError(f"its values do not hash to the spec_hash it records ({str(recorded)[:12]}), so its "
+                        f"plugins ({', '.join(map(str, modules))}) were not imported: was it edited by hand? To use "
+                        "the edited spec, delete the `spec_hash:` line", doc.where(("spec_hash",)), "spec_hash")
+    import_plugins(modules, doc.where(("plugins",)))
     try:
         problem_cls = registry.family(str(problem_data.get("family"))).config_class()
     except registry.UnknownName as exc:

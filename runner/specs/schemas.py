@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from runner.specs.base import Spec
+from runner.specs.base import PlainName, Spec
 from runner.specs.metric_names import METRIC_MODES
+from runner.specs.problem_base import differs_from_t2t_field, t2t_source_field
 
 
 class ModelSpec(Spec):
-    name: str = Field("", description="Filled in from the file stem.")
+    name: PlainName = Field("", description="Filled in from the file stem.")
     description: str = ""
     implementation: str = Field("", description="Registry key of the torch implementation; default: the name.")
     plugins: list[str] = Field(default_factory=list,
@@ -28,10 +29,12 @@ class ModelSpec(Spec):
 
 class HparamsSetSpec(Spec):
     kind: Literal["hparams_set"] = "hparams_set"
-    name: str = ""
+    name: PlainName = ""
     description: str = ""
     model: str = Field(description="The catalog model these values are for.")
     extends: str | None = Field(None, description="Another set to inherit from; this set overrides a few values.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     hparams: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -71,14 +74,16 @@ ParamRange = Annotated[Union[FloatRange, IntRange, DiscreteRange, CategoricalRan
 
 class HparamsRangeSpec(Spec):
     kind: Literal["hparams_range"]
-    name: str = ""
+    name: PlainName = ""
     description: str = ""
     base: str = Field(description="The hparams set the ranges vary.")
+    t2t_source: str | None = t2t_source_field()
+    differs_from_t2t: str | None = differs_from_t2t_field()
     ranges: dict[str, ParamRange] = Field(min_length=1)
 
 
 class TrainSpec(Spec):
-    steps: int = Field(gt=0, description="Optimizer steps (T2T --train_steps).")
+    steps: int = Field(250_000, gt=0, description="Optimizer steps (T2T --train_steps, whose default this is).")
     eval_steps: int = Field(100, ge=0, description="Eval batches per periodic eval (T2T --eval_steps); 0 = all.")
     eval_every: int = Field(1000, gt=0, description="Steps between evals (T2T --local_eval_frequency).")
     seed: int = 1
@@ -93,7 +98,7 @@ class TrainSpec(Spec):
 class DecodeSpec(Spec):
     beam_size: int = Field(4, gt=0, description="1 = greedy (T2T --decode_hparams=beam_size).")
     alpha: float = Field(0.6, ge=0.0, description="Length penalty exponent: ((5+len)/6)^alpha.")
-    extra_length: int = Field(50, ge=0, description="Decode at most input length + extra_length tokens.")
+    extra_length: int = Field(100, ge=0, description="Decode at most input length + extra_length tokens (T2T's decode_hparams default, 100).")
     batch_size: int = Field(64, gt=0, description=(
         "Sentences per decoding batch on average: batches are packed by input tokens (batch_size x the mean "
         "input length), so short sentences share larger batches and long ones smaller."))
@@ -156,20 +161,36 @@ class TuneSpec(Spec):
         return self.mode or METRIC_MODES[self.objective]
 
 
+# Schemes MLflow's tracking client understands (a database URI may name a driver: postgresql+psycopg2).
+TRACKING_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks",
+                    "databricks-uc")
+
+
 class TrackingSpec(Spec):
     uri: str | None = Field(None, description="MLflow tracking URI; default MLFLOW_TRACKING_URI or sqlite:///mlflow.db.")
     experiment_name: str | None = Field(None, description="MLflow experiment; default: the recipe name.")
 
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str | None) -> str | None:
+        from urllib.parse import urlparse
+
+        scheme = urlparse(uri).scheme.split("+")[0] if uri else ""
+        if scheme not in TRACKING_SCHEMES:
+            raise ValueError(f"unknown tracking URI scheme '{scheme}'; expected sqlite:///PATH, http(s)://HOST:PORT, "
+                             "a database URI (postgresql://, mysql://) or a folder path")
+        return uri
+
 
 class RecipeSpec(Spec):
-    name: str = ""
+    name: PlainName = ""
     description: str = ""
     problem: str = Field(description="A problem name from catalog/problems, or a path to a problem YAML.")
     model: str = Field(description="A model name from catalog/models, or a path.")
     hparams: str = Field(description="An hparams set name from catalog/hparams, or a path.")
     plugins: list[str] = Field(default_factory=list, description="Python modules to import first (T2T --t2t_usr_dir).")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted key -> value, as `-o key=value`.")
-    train: TrainSpec
+    train: TrainSpec = Field(TrainSpec(), description="Training loop settings; every one has a default.")
     decode: DecodeSpec = DecodeSpec()
     resources: ResourcesSpec = ResourcesSpec()
     tune: TuneSpec | None = None

@@ -53,11 +53,34 @@ def _one(err: dict, cls: type, data: Any, doc: Document, prefix: tuple, origins:
         got = type(err.get("input")).__name__
         got = {"list": "a list", "str": "a string", "int": "a number", "float": "a number"}.get(got, got)
         message = f"expected a mapping of fields (key: value lines), got {got}"
+    elif kind == "int_type" and isinstance(err.get("input"), float) and err["input"].is_integer():
+        message = f"{err['input']!r} is a decimal number, but an integer is expected; write {int(err['input'])}"
+    elif kind in _NUMBER_TYPES and isinstance(err.get("input"), str):
+        text = err["input"]
+        if _reads_as(kind, text):
+            message = f"{text!r} is quoted, so it is a string, not {_NUMBER_TYPES[kind]}; write {text} without quotes"
+        else:
+            message = f"expected {_NUMBER_TYPES[kind]}, got the text {text!r}"
     else:
         message = err["msg"].removeprefix("Value error, ")
         if kind not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], dict):
             message += f" (got {err['input']!r})"
     return SpecError(message, _where(loc, doc, prefix, origins, kind == "extra_forbidden"), field)
+
+
+# Strict types (runner/specs/base.py): a quoted "64" is not silently read as the number 64.
+_NUMBER_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "a boolean"}
+
+
+def _reads_as(kind: str, text: str) -> bool:
+    """Whether `text` would be the expected kind of value if it were not quoted."""
+    if kind == "bool_type":
+        return text.lower() in ("true", "false")
+    try:
+        (int if kind == "int_type" else float)(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _where(loc: tuple, doc: Document, prefix: tuple, origins: Origins, prefer_key: bool) -> Location:

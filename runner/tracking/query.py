@@ -1,7 +1,8 @@
 """What `runner runs` and `runner compare` read from MLflow: runner's runs, their params and metrics.
 
-A runner run is an MLflow run tagged `spec_hash` (see params.run_tags). Run ids may be given as
-unique prefixes, as git commits are.
+A runner run is an MLflow run tagged `spec_hash` (see params.run_tags). Runs may be named by
+their MLflow id, their spec_hash, or a unique prefix of either (as git commits are), or by their
+run folder.
 """
 
 from __future__ import annotations
@@ -55,9 +56,33 @@ def _experiment_ids(mlflow_client) -> list[str]:
     return [e.experiment_id for e in mlflow_client.search_experiments()]
 
 
+def _read_only_client(uri: str):
+    """A client that gives up quickly: a read-only command should not sit through MLflow's retries."""
+    import os
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    return client(uri)
+
+
+def _unreadable(uri: str, exc: Exception) -> SpecError:
+    detail = " ".join(str(exc).split())[:300]
+    return SpecError(f"cannot read runs from {display(uri)}: {type(exc).__name__}: {detail}; is it an MLflow "
+                     "tracking server or database?", field="tracking.uri")
+
+
 def recent_runs(uri: str, problem: str | None = None, limit: int = 20) -> list[RunSummary]:
     """Runner's runs, newest first, optionally of one problem."""
-    mlflow_client = client(uri)
+    try:
+        return _recent_runs(uri, problem, limit)
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot read this store"
+        raise _unreadable(uri, exc) from None
+
+
+def _recent_runs(uri: str, problem: str | None, limit: int) -> list[RunSummary]:
+    mlflow_client = _read_only_client(uri)
     ids = _experiment_ids(mlflow_client)
     if not ids:
         return []
@@ -72,23 +97,58 @@ def recent_runs(uri: str, problem: str | None = None, limit: int = 20) -> list[R
 
 
 def find_runs(uri: str, refs: list[str]) -> list[RunSummary]:
-    """The runs named by full ids or unique prefixes, in the order given; a clear error otherwise."""
-    mlflow_client = client(uri)
-    ids = _experiment_ids(mlflow_client)
-    known = mlflow_client.search_runs(ids, filter_string="tags.spec_hash != ''",
-                                      order_by=["attributes.start_time DESC"], max_results=_SEARCH_LIMIT) if ids else []
-    found = []
-    for ref in refs:
-        matches = [r for r in known if r.info.run_id.startswith(ref.lower())]
-        if not matches:
-            raise SpecError(f"no runner run with id or prefix '{ref}' at {display(uri)} "
-                            "(see `runner runs`; is MLFLOW_TRACKING_URI / --tracking-uri right?)", field="RUN")
-        if len(matches) > 1:
-            listed = ", ".join(r.info.run_id[:12] for r in matches[:5])
-            raise SpecError(f"run prefix '{ref}' matches {len(matches)} runs ({listed}); give more characters",
-                            field="RUN")
-        found.append(_summary(matches[0]))
-    return found
+    """The runs named by refs, in the order given; a clear error otherwise. A ref is an MLflow run
+    id or a unique prefix of one, a spec_hash or a unique prefix (as `runner runs` and run folder
+    names show it), or a run folder (the run it tracked, from its mlflow_run.json or its tags)."""
+    try:
+        mlflow_client = _read_only_client(uri)
+        ids = _experiment_ids(mlflow_client)
+        known = mlflow_client.search_runs(ids, filter_string="tags.spec_hash != ''",
+                                          order_by=["attributes.start_time DESC"], max_results=_SEARCH_LIMIT) if ids else []
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot read this store"
+        raise _unreadable(uri, exc) from None
+    return [_summary(_one_run(known, ref, uri)) for ref in refs]
+
+
+def _one_run(known: list[Any], ref: str, uri: str) -> Any:
+    import os
+
+    if os.path.isdir(ref):
+        return _run_of_folder(known, ref, uri)
+    prefix = ref.lower()
+    by_id = [r for r in known if r.info.run_id.startswith(prefix)]
+    by_hash = [r for r in known if r.data.tags.get("spec_hash", "").startswith(prefix)]
+    matches = by_id + [r for r in by_hash if r not in by_id]
+    if not matches:
+        raise SpecError(f"no runner run with id or prefix '{ref}' (nor a spec_hash or run folder of that name) at "
+                        f"{display(uri)} (see `runner runs`; is MLFLOW_TRACKING_URI / --tracking-uri right?)",
+                        field="RUN")
+    if len(matches) > 1:
+        listed = "; ".join(f"run {r.info.run_id[:12]} spec_hash {r.data.tags.get('spec_hash', '')[:12]} in "
+                           f"{r.data.tags.get('output_dir', '?')}" for r in matches[:5])
+        raise SpecError(f"'{ref}' matches {len(matches)} runs ({listed}); give more characters, the MLflow run id, "
+                        "or the run folder", field="RUN")
+    return matches[0]
+
+
+def _run_of_folder(known: list[Any], folder: str, uri: str) -> Any:
+    """The run a run folder tracked: the id it remembers, else the newest run tagged with its path."""
+    import os
+
+    from runner.tracking.runs import read_run_file
+
+    remembered = read_run_file(folder) or {}
+    for run in known:
+        if run.info.run_id == remembered.get("run_id"):
+            return run
+    path = os.path.abspath(folder)
+    tagged = [r for r in known if r.data.tags.get("output_dir") == path]
+    if not tagged:
+        raise SpecError(f"no runner run at {display(uri)} was tracked from the folder {folder} (is it a run folder? "
+                        "was it tracked at another MLFLOW_TRACKING_URI / --tracking-uri?)", field="RUN")
+    return tagged[0]  # newest first
 
 
 def differing_params(runs: list[RunSummary]) -> dict[str, list[str | None]]:

@@ -48,6 +48,9 @@ def client(uri: str):
 
     from mlflow.tracking import MlflowClient
 
+    from runner.tracking.uri import check
+
+    check(uri, create=True)  # an unknown scheme, a non-database file or an unreachable server: say so now
     if not os.environ.get("MLFLOW_LOGGING_LEVEL"):  # keep "Creating initial MLflow database tables" off the terminal
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=uri)
@@ -149,10 +152,11 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
 def read_run_file(output_dir: str) -> dict[str, Any] | None:
     path = os.path.join(output_dir, RUN_FILE)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
+        with open(path, encoding="utf-8") as f:
+            found = json.load(f)
+    except (OSError, ValueError):  # missing, truncated or not UTF-8: as if the run had no MLflow run yet
         return None
+    return found if isinstance(found, dict) else None
 
 
 def _remember(output_dir: str, run: TrackedRun) -> None:

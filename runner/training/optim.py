@@ -13,9 +13,7 @@ from typing import Any
 
 import torch
 
-# Adafactor's (None, 1e-3): eps1 defaults to the dtype's eps, eps2 bounds the relative step
-# from below (Shazeer & Stern 2018), the same values T2T's adafactor uses.
-_ADAFACTOR_EPS = (None, 1e-3)
+from runner.training.adafactor import T2TAdafactor
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -59,7 +57,17 @@ def build_optimizer(model: torch.nn.Module, hparams: Any, device: torch.device |
             **fast,
         )
     if name == "adafactor":
-        return torch.optim.Adafactor(groups, lr=1.0, eps=_ADAFACTOR_EPS)
+        return T2TAdafactor(
+            groups, lr=1.0,
+            beta1=hparams.optimizer_adafactor_beta1,
+            beta2=hparams.optimizer_adafactor_beta2,
+            decay_type=hparams.optimizer_adafactor_decay_type,
+            memory_exponent=hparams.optimizer_adafactor_memory_exponent,
+            clipping_threshold=hparams.optimizer_adafactor_clipping_threshold,
+            factored=hparams.optimizer_adafactor_factored,
+            multiply_by_parameter_scale=hparams.optimizer_adafactor_multiply_by_parameter_scale,
+        )
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=1.0, momentum=hparams.optimizer_momentum_momentum, **fast)
+        return torch.optim.SGD(groups, lr=1.0, momentum=hparams.optimizer_momentum_momentum,
+                               nesterov=getattr(hparams, "optimizer_momentum_nesterov", False), **fast)
     raise ValueError(f"hparams.optimizer: unknown optimizer '{name}'; expected one of adam, adamw, adafactor, sgd")

@@ -5,11 +5,16 @@ the factors below, exactly as T2T's `utils/learning_rate.py` (`learning_rate_fac
 
   constant                learning_rate_constant
   linear_warmup           min(1, step / warmup_steps)
+  exp_warmup              0.01 ** ((warmup_steps - step) / warmup_steps) before warmup_steps, then 1: the
+                          warmup of T2T's "legacy" schedule (learning_rate_decay_scheme other than noam),
+                          which T2T's lstm, resnet and shake-shake sets train with
   rsqrt_decay             1 / sqrt(max(step, warmup_steps))
   rsqrt_normalized_decay  sqrt(warmup_steps) / sqrt(max(step, warmup_steps))
   rsqrt_hidden_size       hidden_size ** -0.5
   cosine_decay            1 while step <= warmup_steps, then 0.5 * (1 + cos(pi * min(step, decay) / decay))
-                          (T2T's "cosdecay"; the min() keeps the rate from rising again past decay)
+                          (the min() keeps the rate from rising again past decay)
+  cosdecay                T2T's own factor of that name: cosine_decay without the min(), so past decay
+                          steps the rate rises again, as T2T's did
   linear_decay            min(1, max(0, (train_steps - step) / decay_steps))
 
 `decay` / `decay_steps` is `learning_rate_decay_steps`, or `train.steps` when that is 0.
@@ -42,6 +47,8 @@ def _factor(name: str, step: float, hp: Any, train_steps: int) -> float:
     if name == "linear_warmup":
         # T2T divides by warmup_steps; with 0 warmup min(1, step/0) is 1 for any step > 0.
         return 1.0 if warmup == 0 else min(1.0, step / warmup)
+    if name == "exp_warmup":
+        return 1.0 if step >= warmup else 0.01 ** ((warmup - step) / warmup)
     if name == "rsqrt_decay":
         return 1.0 / math.sqrt(max(step, warmup))
     if name == "rsqrt_normalized_decay":
@@ -52,6 +59,8 @@ def _factor(name: str, step: float, hp: Any, train_steps: int) -> float:
         if step <= warmup:
             return 1.0
         return 0.5 * (1.0 + math.cos(math.pi * min(step, decay) / decay))
+    if name == "cosdecay":
+        return 1.0 if step <= warmup else 0.5 * (1.0 + math.cos(math.pi * step / decay))
     if name == "linear_decay":
         return min(1.0, max(0.0, (train_steps - step) / decay))
     raise ScheduleError(f"unknown learning-rate factor '{name}'; expected one of {', '.join(SCHEDULE_FACTORS)}")
@@ -77,8 +86,8 @@ def learning_rate_fn(hparams: Any, train_steps: int) -> Callable[[int], float]:
             "hparams.learning_rate_schedule uses 'rsqrt_hidden_size' but these hparams have no "
             "hidden_size; drop the factor or use a model with a hidden_size"
         )
-    if ("cosine_decay" in names or "linear_decay" in names) and not (hparams.learning_rate_decay_steps or train_steps):
-        raise ScheduleError("cosine_decay/linear_decay need learning_rate_decay_steps > 0 or train.steps > 0")
+    if ({"cosine_decay", "cosdecay", "linear_decay"} & set(names)) and not (hparams.learning_rate_decay_steps or train_steps):
+        raise ScheduleError("cosine_decay/cosdecay/linear_decay need learning_rate_decay_steps > 0 or train.steps > 0")
 
     def rate(step: int) -> float:
         value = 1.0
