@@ -217,6 +217,8 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
     model = attempt(load_model, cat, ref("model"), at("model"), str(path)) if ref("model") else None
     hparams = attempt(resolve_hparams, cat, ref("hparams"), model, nested["hparams"], at("hparams"), str(path)) \
         if ref("hparams") and model is not None else None
+    if ref("hparams") and model is None:  # the set's own errors (an unknown name) do not depend on the model
+        attempt(load_hparams_chain, cat, ref("hparams"), at("hparams"), str(path))
     if recipe is not None and recipe.tune is not None and model is not None:
         tune_where = origins.get(("tune", "range")) or doc.where(("tune", "range"))
         found = attempt(resolve_range, cat, recipe.tune.range, tune_where, str(path))
