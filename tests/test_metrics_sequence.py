@@ -8,7 +8,7 @@ import pytest
 from runner import metrics
 from runner.metrics.base import DecodedOutputs, TokenStats
 from runner.specs.metric_names import METRIC_MODES
-from runner.training.evaluate import read_final_metrics, write_final_metrics
+from runner.run_dir import read_final_metrics, write_final_metrics
 
 STATS = TokenStats(loss_sum=30.0, nll_sum=20.0, tokens=10, correct=7, correct_top5=9)
 

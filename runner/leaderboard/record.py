@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runner.leaderboard.commands import parse
 from runner.leaderboard.paths import TIERS, record_file_name
+from runner.run_dir import write_text_atomic
 from runner.specs.errors import SpecError
 from runner.specs.experiment import Experiment, stored_hash
 from runner.specs.loader import Document, load_yaml
@@ -104,9 +105,7 @@ def write_record(record: Record, records_dir: str | Path) -> Path:
     folder = Path(records_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record.file_name
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(dump_record(record), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, dump_record(record))
     return path
 
 
