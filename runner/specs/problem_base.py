@@ -7,6 +7,7 @@ Family-specific specs live beside their data code in `runner/problems/<family>_s
 from pydantic import Field
 
 from runner.specs.base import PlainName, Spec
+from runner.specs.metric_names import TABLE as METRIC_TABLE
 from runner.specs.metric_names import MetricName
 
 
@@ -36,7 +37,7 @@ class ProblemSpec(Spec):
         default_factory=list, description="Python modules that register this problem's family (a user's own)."
     )
     metrics: list[MetricName] = Field(
-        default_factory=list, description="Metrics reported at eval (names from runner/specs/metric_names.py)."
+        default_factory=list, description=f"Metrics reported at eval, any of: {', '.join(METRIC_TABLE)}."
     )
     max_length: int = Field(
         0, ge=0, description="Longest example (tokens) the problem keeps for training; 0 = no limit."
