@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from runner.models.hparams_base import TrainingHparams, unhashed_defaults
+from runner.specs.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from runner import registry
-from runner.models.hparams_base import TrainingHparams
+from runner.specs.hparams_base import TrainingHparams
 from runner.specs import catalog as catalog_mod
 from runner.specs.catalog import Catalog
 from runner.specs.errors import Location, SpecError
