@@ -66,6 +66,7 @@ def test_run_a_run_folder_resumes_in_it_to_identical_metrics(tmp_path, monkeypat
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     args = ["-o", "train.steps=6", "-o", "train.eval_every=3", "-o", "decode.max_examples=4"]
     assert main(["run", RECIPE, *args, "--in-process", "--output-dir", "whole"]) == 0
+    assert "note: reverse_ci is a smoke test" in capsys.readouterr().err  # a *_ci recipe says so at the end
     shutil.copytree(tmp_path / "whole", tmp_path / "cut")
     # "cut" as if the process had died after the step-3 checkpoint: no step-6 checkpoint, no final files.
     for root in checkpoint_roots(str(tmp_path / "cut")):
