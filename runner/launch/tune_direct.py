@@ -1,6 +1,6 @@
 """The single-worker trial path: the one training loop, run in the Tune trial's own actor.
 
-    final = train_in_trial_actor(experiment, trial_dir, context, mlflow_run_id)
+    returned = train_in_trial_actor(experiment, trial_dir, context, mlflow_run_id)
 
 A trial of one worker needs no Ray Train run: no controller, no worker process, no report
 queue, only the actor Tune already started (about four process starts fewer per trial). The
@@ -44,7 +44,7 @@ def trial_device(experiment: Any):
 
 def train_in_trial_actor(experiment: Any, trial_dir: str, context: dict[str, Any],
                          mlflow_run_id: str | None) -> dict[str, Any]:
-    """Train the trial's experiment here; returns the final metrics (the loop wrote the final files)."""
+    """Train the trial's experiment here; returns what a Ray Train rank 0 returns (worker.write_returned's input)."""
     import ray
 
     from runner.launch.tune_session import TuneSession
@@ -55,14 +55,13 @@ def train_in_trial_actor(experiment: Any, trial_dir: str, context: dict[str, Any
     session: Any = TuneSession(trial_dir, context["objective"], experiment.train.keep_checkpoints,
                                trial_device(experiment))
     resumed_from = session.latest_checkpoint()
-    info = {"workers": [{"rank": 0, "node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                         "pid": os.getpid(), "device": str(session.device)}],
-            "resumed_from_step": int(read_meta(resumed_from)["step"]) if resumed_from else None,
-            "trial_path": "direct"}
+    workers = [{"rank": 0, "node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
+                "pid": os.getpid(), "device": str(session.device)}]
     if mlflow_run_id:
         from runner.tracking.metrics_logger import MetricsLogger
         from runner.tracking.session import TrackedSession
 
         session = TrackedSession(session, MetricsLogger(context["tracking_uri"], mlflow_run_id))
-    final = train(experiment, data, session)
-    return {"final": final, "info": info}
+    results = train(experiment, data, session)
+    return {"results": results.to_dict(), "workers": workers,
+            "resumed_from_step": int(read_meta(resumed_from)["step"]) if resumed_from else None}

@@ -5,7 +5,6 @@ session speaks to Tune directly.
 
   world_rank, world_size   0 and 1
   device                   the trial's GPU when Tune gave it one, else the CPU
-  output_dir               the trial's run folder (final files land there)
   report(metrics, checkpoint_dir, milestone)
                            every row goes to the run folder's metrics.jsonl; a checkpoint is
                            moved into the run folder's checkpoints/ (the last K kept, as an
@@ -23,7 +22,6 @@ means "stop this trial now", before its final files are written.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -32,6 +30,7 @@ from typing import Any
 import ray.tune
 import torch
 
+from runner.run_dir import RunDir
 from runner.training import checkpoint as ckpt
 from runner.training.session import default_device
 
@@ -41,9 +40,7 @@ class TuneSession:
     world_size = 1
 
     def __init__(self, output_dir: str, objective: str, keep_checkpoints: int, device: torch.device | None = None):
-        self.output_dir = os.path.abspath(output_dir)
-        self.checkpoint_root = os.path.join(self.output_dir, "checkpoints")
-        self.metrics_path = os.path.join(self.output_dir, "metrics.jsonl")
+        self.run_dir = RunDir(output_dir)
         self.objective = objective
         self.keep_checkpoints = keep_checkpoints
         self.device = device if device is not None else default_device()
@@ -57,11 +54,10 @@ class TuneSession:
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None, milestone: bool = True) -> None:
         row = dict(metrics)
         if checkpoint_dir is not None:
-            self._unreported = ckpt.persist(checkpoint_dir, self.checkpoint_root, self.keep_checkpoints)
+            self._unreported = ckpt.persist(checkpoint_dir, self.run_dir.checkpoints, self.keep_checkpoints)
             row["checkpoint"] = self._unreported
         row["time"] = time.time()
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row, allow_nan=True) + "\n")
+        self.run_dir.append_row(row)
         if self.objective not in metrics:
             return
         checkpoint = ray.tune.Checkpoint.from_directory(self._unreported) if self._unreported else None

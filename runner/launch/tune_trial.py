@@ -27,11 +27,12 @@ reports its final row from that file instead of training again.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from ray.tune.integration.ray_train import TuneReportCallback
+
+from runner.run_dir import RunDir
 
 # The trial actor only waits on its Train run, whose workers reserve the recipe's resources
 # themselves. It asks for no CPU, so that `parallel_trials` trials of W workers need exactly
@@ -77,8 +78,7 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
     import ray.tune
 
     from runner.launch import tune_lineage
-    from runner.launch.run import _finished_metrics
-    from runner.run_dir import claim
+    from runner.launch.worker import write_returned
     from runner.tracking import sweep as sweep_tracking
     from runner.tune_space import plain, trial_experiment
 
@@ -87,63 +87,48 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
     experiment = trial_experiment(context["recipe"], context["overrides"], config)
     segment = tune_lineage.current_segment(context["trials_dir"], trial_id, *_tune_checkpoint())
     trial_dir = segment.dir
-    claim(trial_dir, experiment)
-    finished = _finished_metrics(trial_dir)
+    run_dir = RunDir(trial_dir)
+    run_dir.claim(experiment)
+    finished = run_dir.final_metrics()
     if finished is not None:
         # The sweep died after this trial finished but before Tune saved that: report, don't retrain.
         ray.tune.report(final_row(finished))
         return
+    run_dir.write_data_facts(experiment.problem.name, context["data_fingerprint"], context.get("data_test_examples"))
     child = sweep_tracking.start_trial_run(experiment, trial_dir, context["tracking_uri"], context["data_fingerprint"],
                                            context["parent_run_id"], trial_id, lineage=_lineage_tags(segment))
     replaced = tune_lineage.record_start(context["trials_dir"], trial_id, segment, config, experiment.spec_hash,
                                          child.run_id)
     if replaced and replaced != child.run_id:
         sweep_tracking.end_replaced_segment(child.uri, replaced)
-    if context.get("direct"):
-        _run_direct(experiment, trial_dir, context, child)
-    else:
-        _run_train(experiment, trial_dir, context, child)
-
-
-def _run_direct(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> None:
-    """One worker: the loop in this actor (runner.launch.tune_direct)."""
-    from runner.launch.run import RUN_INFO_FILE
-    from runner.launch.tune_direct import train_in_trial_actor
-    from runner.tracking import sweep as sweep_tracking
-
+    train = _train_direct if context.get("direct") else _train_with_ray_train
     try:
-        outcome = train_in_trial_actor(experiment, trial_dir, context, child.run_id)
+        returned = train(experiment, trial_dir, context, child)
     except Exception:
         sweep_tracking.finish_trial_run(child, trial_dir, status="FAILED")
         raise
-    # A scheduler that stops the trial ends this thread inside ray.tune.report (SystemExit): the
-    # sweep's driver closes the child run then (tracking.sweep.close_sweep).
-    path = os.path.join(trial_dir, RUN_INFO_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(outcome["info"], f, indent=2)
-    os.replace(path + ".tmp", path)
+    # (A scheduler that stops a direct trial ends this thread inside ray.tune.report, a SystemExit:
+    # the sweep's driver closes the child run then, in tracking.sweep.close_sweep.)
+    write_returned(run_dir, returned)  # the same final files as `runner run`, final_metrics.json last
     sweep_tracking.finish_trial_run(child, trial_dir, status="FINISHED")
 
 
-def _run_train(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> None:
-    """Several workers: a Ray Train run inside the trial (Train V2's Train-in-Tune)."""
-    import ray.train
+def _train_direct(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> dict[str, Any]:
+    """One worker: the loop in this actor (runner.launch.tune_direct)."""
+    from runner.launch.tune_direct import train_in_trial_actor
 
+    return train_in_trial_actor(experiment, trial_dir, context, child.run_id)
+
+
+def _train_with_ray_train(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> dict[str, Any]:
+    """Several workers: a Ray Train run inside the trial (Train V2's Train-in-Tune)."""
     from runner.launch.plan import make_plan
-    from runner.launch.run import _write_outputs
     from runner.launch.trainer import build_trainer
-    from runner.tracking import sweep as sweep_tracking
 
     plan = make_plan(experiment, trial_dir, context["data_dir"], context["address"], context["tracking_uri"])
     trainer = build_trainer(experiment, plan, child.run_id,
                             callbacks=[ObjectiveReportCallback(context["objective"])])
-    try:
-        result = trainer.fit()
-    except ray.train.TrainingFailedError:
-        sweep_tracking.finish_trial_run(child, trial_dir, status="FAILED")
-        raise
-    _write_outputs(trial_dir, result.return_value or {})
-    sweep_tracking.finish_trial_run(child, trial_dir, status="FINISHED")
+    return trainer.fit().return_value or {}
 
 
 def _tune_checkpoint() -> tuple[str | None, int | None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.run_dir import default_output_dir
 from runner.specs.errors import Location, SpecError
 from runner.specs.experiment import Experiment
 from runner.specs.loader import parse_value
@@ -113,12 +114,12 @@ def parse(command: str, where: Location | None = None) -> RunCommand:
                         where, "command")
     check_env(env, command, where)
     _check_options(tokens, command, where)
-    from runner.cli import build_parser
+    from runner.run_flags import run_parser
 
     complaint = io.StringIO()
     try:
         with contextlib.redirect_stderr(complaint):  # argparse prints usage and exits; say it our way
-            args = build_parser().parse_args(tokens[1:])
+            args = run_parser().parse_args(tokens[2:])
     except SystemExit:
         reason = complaint.getvalue().strip().splitlines()[-1:] or ["rejected"]
         raise SpecError(f"`runner run` does not accept {command!r}: {reason[0]}", where, "command") from None
@@ -173,7 +174,7 @@ def derive_command(experiment: Experiment, root: Path) -> str:
         for path, value in sorted(_leaves(ours.get(section), (section,)).items()):
             if before.get(path, _MISSING) != value:
                 overrides.append(f"{'.'.join(path)}={_yaml_text(value)}")
-    command = _join(recipe, overrides) + f" --output-dir runs/{experiment.recipe}-{experiment.spec_hash[:12]}"
+    command = _join(recipe, overrides) + f" --output-dir {default_output_dir(experiment)}"
     check_command(command, experiment.spec_hash, root)
     return command
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from runner.problems import spoken_digits
 from runner.problems.audio import AudioError, read_wav
-from runner.problems.sources import candidate_paths, find_local
+from runner.problems.local_or_hub import choose
 from runner.problems.speech_spec import SpeechHubSource, SpeechProblem
 from runner.problems.spoken_digits import Utterance
 from runner.specs.errors import SpecError
@@ -39,19 +39,13 @@ class SpeechSourcePlan:
 
 def resolve(spec: SpeechProblem) -> SpeechSourcePlan:
     source = spec.source
-    folder = find_local(source.path) if source.path is not None else None
-    if folder is None and source.hub is None:
-        looked = " and ".join(str(c) for c in candidate_paths(source.path))
-        raise SpecError(f"local audio folder '{source.path}' not found (looked for {looked}) and no source.hub "
-                        "dataset is configured to fall back on", field="problem.source.path")
+    folder = choose(source, "audio")
     if folder is not None and not folder.is_dir():
         raise SpecError(f"'{folder}' is a file; source.path must be a folder", field="problem.source.path")
     if folder is not None and source.layout == "fsdd":
         return _fsdd(spec, folder)
     if folder is not None:
         return _librispeech_folder(spec, folder)
-    if source.path is not None:
-        log.info("datagen: local folder '%s' not found; using hub dataset '%s'", source.path, source.hub.dataset)
     return SpeechSourcePlan("hub", f"hub:{source.hub.dataset}", [], lambda split: _hub_utterances(spec, split))
 
 
@@ -118,8 +112,14 @@ def _scan_split(folder: Path, split: str) -> list[tuple[Path, str, str]]:
     return items
 
 
+def _parts(spelled: str) -> list[str]:
+    """'a+b' -> ['a', 'b']: one split made of several folders or hub splits, in order."""
+    return [part.strip() for part in spelled.split("+")]
+
+
 def _librispeech_folder(spec: SpeechProblem, root: Path) -> SpeechSourcePlan:
-    scanned = {split: _scan_split(root / spec.source.splits[split], split) for split in SPLITS}
+    scanned = {split: [item for part in _parts(spec.source.splits[split]) for item in _scan_split(root / part, split)]
+               for split in SPLITS}
     files = sorted({p for items in scanned.values() for wav, _, _ in items
                     for p in (wav, *wav.parent.glob("*.trans.txt"))})
 
@@ -158,10 +158,12 @@ def _hub_utterances(spec: SpeechProblem, split: str) -> Iterator[Utterance]:
     hub: SpeechHubSource = spec.source.hub
     data = load_hub_dataset(hub)
     hub_split = hub.splits[split]
-    if hub_split not in data:
-        raise SpecError(f"hub dataset '{hub.dataset}' has no split '{hub_split}' (it has: {', '.join(data)})",
-                        field=f"problem.source.hub.splits.{split}")
-    dataset = data[hub_split]
+    parts = _parts(hub_split)  # 'a+b': several hub splits joined, in order
+    for part in parts:
+        if part not in data:
+            raise SpecError(f"hub dataset '{hub.dataset}' has no split '{part}' (it has: {', '.join(data)})",
+                            field=f"problem.source.hub.splits.{split}")
+    dataset = data[parts[0]] if len(parts) == 1 else datasets.concatenate_datasets([data[p] for p in parts])
     for name in (hub.audio_field, hub.target_field, hub.speaker_field):
         if name is not None and name not in dataset.column_names:
             raise SpecError(f"hub dataset '{hub.dataset}' split '{hub_split}' has no field '{name}' "
