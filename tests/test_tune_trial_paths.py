@@ -46,7 +46,11 @@ def test_direct_and_train_paths_give_identical_results(tmp_path, runner_data_dir
     train_sweep, train_final, train_info = _sweep(tmp_path, runner_data_dir, "train")
     direct, train = direct_sweep.trials[0], train_sweep.trials[0]
     assert direct.config == train.config and direct.spec_hash == train.spec_hash
-    assert direct_info.get("trial_path") == "direct" and "trial_path" not in train_info
+    # Only the Train path starts a Ray Train run (its storage under the trial's ray/); the direct
+    # trial trained in the Tune actor itself.
+    assert (tmp_path / "train" / "trials" / train.trial_id / "ray").is_dir()
+    assert not (tmp_path / "direct" / "trials" / direct.trial_id / "ray").exists()
+    assert direct_info["workers"][0]["pid"] != train_info["workers"][0]["pid"]
     assert direct_final == train_final  # bit-identical: the same loop, seed and data
     assert direct.objective == train.objective and direct.step == train.step == 6
     # The direct trial's folder is a run folder like any other: rows, checkpoints, MLflow run.
