@@ -170,3 +170,16 @@ def test_ci_recipe_trains_scores_rollouts_and_predict_plays_the_policy(tmp_path)
     bad = subprocess.run([sys.executable, "-m", "runner", "predict", str(run_dir), "--episodes", "0"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--episodes must be in [1, 10000]" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_behaviour_cloning_ci_recipe_trains_through_ray_and_mlflow(ray_local, runner_data_dir, tmp_path, monkeypatch):
+    from runner.launch import run_on_ray
+
+    experiment = api.resolve("catalog/recipes/behaviour_cloning_cartpole_cpu_ci.yaml", [])
+    assert experiment.hparams.condition_on_return is False
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    final = run_on_ray(experiment, str(tmp_path / "run"), runner_data_dir)
+    assert {"normalized_return", "normalized_return_std", "episode_return"} <= set(final)
+    assert json.loads((tmp_path / "run" / "final_metrics.json").read_text()) == pytest.approx(final)
+    assert (tmp_path / "run" / "mlflow_run.json").is_file()

@@ -41,8 +41,12 @@ class MetricDef:
 TABLE: dict[str, MetricDef] = {m.name: m for m in [
     MetricDef("bleu", "max", "decoded", "BLEU", digits=2, tolerance=1.0),
     # Offline RL (runner/metrics/rl.py): the run's signature says env id, episodes, seeds, target return.
-    MetricDef("normalized_return", "max", "rollout", "normalized return", digits=1, tolerance=10.0),
-    MetricDef("episode_return", "max", "rollout", "return", digits=1, tolerance=25.0),
+    MetricDef("normalized_return", "max", "rollout", "normalized return", digits=1, tolerance=10.0,
+              definition="100 x (mean episode return - random policy's) / (expert behaviour policy's - random "
+              "policy's), greedy rollouts on fixed seeds (the run's signature names env, episodes, seeds, target)"),
+    MetricDef("episode_return", "max", "rollout", "return", digits=1, tolerance=25.0,
+              definition="mean undiscounted episode return of greedy rollouts on fixed seeds (the run's signature "
+              "names env, episodes, seeds, target return)"),
     MetricDef("wer", "min", "decoded", "WER", percent=True, digits=2, tolerance=0.02),
     MetricDef("cer", "min", "decoded", "CER", percent=True, digits=2, tolerance=0.02),
     MetricDef("bits_per_dim", "min", "token_stats", "bits/dim", digits=3, tolerance=0.05,
