@@ -50,6 +50,16 @@ def test_every_registered_metric_has_a_direction_for_specs():
     assert set(metrics.METRICS) <= set(METRIC_MODES)
 
 
+def test_the_metric_table_and_the_functions_name_the_same_metrics():
+    from runner.leaderboard import metric_info
+    from runner.specs.metric_names import TABLE
+
+    assert set(metrics.FUNCTIONS) == set(TABLE) == set(metric_info.HEADLINE_ORDER) == set(metric_info.DEFAULT_TOLERANCE)
+    assert metric_info.DECODED == {"bleu", "rouge_1", "rouge_2", "rouge_l", "wer", "cer", "accuracy_per_sequence"}
+    assert all(metric_info.info(name).definition for name in TABLE if name not in metric_info.DECODED - {
+        "accuracy_per_sequence"})
+
+
 def test_write_final_metrics_numbers_only_with_signature_sidecar(tmp_path):
     write_final_metrics(str(tmp_path), {"bleu": 27.3, "steps": 10, "loss": math.nan}, {"bleu": "nrefs:1|..."})
     assert read_final_metrics(str(tmp_path)) == {"bleu": 27.3, "steps": 10, "loss": None}

@@ -24,7 +24,7 @@ from runner.leaderboard.record import FORMAT, TIERS, Record, write_record
 from runner.run_dir import RunDir
 from runner.specs.errors import Location, SpecError
 from runner.specs.experiment import Experiment
-from runner.specs.metric_names import METRIC_MODES
+from runner.specs.metric_names import METRIC_MODES, unknown_metric_message
 
 FINAL_METRICS = RunDir.FINAL_METRICS
 SIGNATURES = RunDir.SIGNATURES
@@ -181,7 +181,7 @@ def _number(final: dict[str, Any], name: str, run_dir: Path) -> float:
 
 def _metric_value(final: dict[str, Any], metric: str, run_dir: Path) -> float:
     if metric not in METRIC_MODES:
-        raise SpecError(f"unknown metric '{metric}'; expected one of: {', '.join(sorted(METRIC_MODES))}",
+        raise SpecError(unknown_metric_message(metric),
                         None, "metric")
     if metric not in final:
         raise SpecError(f"the run reported no '{metric}' (it has: {', '.join(sorted(final))})",

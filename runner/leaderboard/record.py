@@ -24,7 +24,7 @@ from runner.run_dir import write_text_atomic
 from runner.specs.errors import SpecError
 from runner.specs.experiment import Experiment, stored_hash
 from runner.specs.loader import Document, load_yaml
-from runner.specs.metric_names import METRIC_MODES
+from runner.specs.metric_names import METRIC_MODES, unknown_metric_message
 from runner.specs.validation import validate
 
 FORMAT = 1
@@ -75,7 +75,7 @@ class Record(_Strict):
     @classmethod
     def _known_metric(cls, name: str) -> str:
         if name not in METRIC_MODES:
-            raise ValueError(f"unknown metric '{name}'; expected one of: {', '.join(sorted(METRIC_MODES))}")
+            raise ValueError(unknown_metric_message(name))
         return name
 
     @field_validator("command")
