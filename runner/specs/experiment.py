@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from runner.models.hparams_base import TrainingHparams, unhashed_defaults
+from runner.specs.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
@@ -82,7 +82,7 @@ class Experiment(Spec):
                              f"plugins ({', '.join(map(str, modules))}) were not imported")
         registry.import_plugins(modules)
         problem_cls = registry.family(data["problem"]["family"]).config_class()
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+        hparams_cls = registry.model_for(data["model"]).config_class()
         fields = dict(data)
         fields["problem"] = problem_cls.model_validate(data["problem"])
         fields["hparams"] = hparams_cls.model_validate(data["hparams"])
@@ -142,7 +142,7 @@ def verified_before_import(data: Any) -> bool:
     from runner import registry
 
     try:
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+        hparams_cls = registry.model_for(data["model"]).config_class()
     except Exception:  # noqa: BLE001 - a plugin's model (not imported yet) or a malformed section
         return False
     return stored_hash(data, unhashed_defaults(hparams_cls)) == data["spec_hash"]
@@ -157,6 +157,23 @@ def _no_negative_zero(value: Any) -> Any:
     if isinstance(value, list):
         return [_no_negative_zero(v) for v in value]
     return value
+
+
+def make_experiment(*, recipe: str, problem: ProblemSpec, model: ModelSpec, hparams_set: str,
+                    hparams: TrainingHparams, train: TrainSpec, decode: DecodeSpec | None = None,
+                    resources: ResourcesSpec | None = None, tracking: TrackingSpec | None = None,
+                    tune: TuneSpec | None = None, plugins: list[str] | tuple[str, ...] = (),
+                    description: str = "") -> Experiment:
+    """The one way to put a resolved Experiment together from its validated sections (resolve does
+    it from YAML; tests and the API from objects): the global batch derived, the spec hashed."""
+    resources = resources or ResourcesSpec()
+    experiment = Experiment(
+        recipe=recipe, description=description, problem=problem, model=model, hparams_set=hparams_set,
+        hparams=hparams, train=train, decode=decode or DecodeSpec(), resources=resources, tune=tune,
+        tracking=tracking or TrackingSpec(), plugins=list(plugins),
+        global_batch=global_batch(hparams, train, resources),
+    )
+    return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
 
 
 def compute_hash(experiment: Experiment) -> str:
