@@ -166,6 +166,23 @@ def _no_negative_zero(value: Any) -> Any:
     return value
 
 
+def make_experiment(*, recipe: str, problem: ProblemSpec, model: ModelSpec, hparams_set: str,
+                    hparams: TrainingHparams, train: TrainSpec, decode: DecodeSpec | None = None,
+                    resources: ResourcesSpec | None = None, tracking: TrackingSpec | None = None,
+                    tune: TuneSpec | None = None, plugins: list[str] | tuple[str, ...] = (),
+                    description: str = "") -> Experiment:
+    """The one way to put a resolved Experiment together from its validated sections (resolve does
+    it from YAML; tests and the API from objects): the global batch derived, the spec hashed."""
+    resources = resources or ResourcesSpec()
+    experiment = Experiment(
+        recipe=recipe, description=description, problem=problem, model=model, hparams_set=hparams_set,
+        hparams=hparams, train=train, decode=decode or DecodeSpec(), resources=resources, tune=tune,
+        tracking=tracking or TrackingSpec(), plugins=list(plugins),
+        global_batch=global_batch(hparams, train, resources),
+    )
+    return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
+
+
 def compute_hash(experiment: Experiment) -> str:
     return hashlib.sha256(canonical_json(experiment).encode("utf-8")).hexdigest()
 
