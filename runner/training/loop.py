@@ -29,7 +29,7 @@ import random
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,7 +48,10 @@ from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
 from runner.training.threads import pin_threads
 
-DEFAULT_LOG_EVERY = 100
+if TYPE_CHECKING:  # names for the signature only: the loop is given these, it builds none of them
+    from runner.problems.base import ProblemData
+    from runner.specs.experiment import Experiment
+    from runner.training.session import Session
 
 
 def seed_everything(seed: int) -> None:
@@ -132,7 +135,7 @@ class _Run:
             DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.ddp else self.model
         )
-        self.log_every = getattr(self.tr, "log_every", DEFAULT_LOG_EVERY) or DEFAULT_LOG_EVERY
+        self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
         self.last_eval_step, self.last_checkpoint_step = -1, self.step
         self.last_eval: dict[str, float] = {}
@@ -146,7 +149,7 @@ class _Run:
         if not path:
             return 0, ckpt.DataPosition()
         meta = ckpt.read_meta(path)
-        expected = getattr(self.experiment, "spec_hash", "")
+        expected = self.experiment.spec_hash
         other_spec = bool(meta.get("spec_hash") and expected and meta["spec_hash"] != expected)
         if other_spec:
             # Not an error: Tune's PBT restores another trial's checkpoint under new hparams.
@@ -260,7 +263,7 @@ class _Run:
     def _save(self) -> str:
         directory = ckpt.save_checkpoint(
             ckpt.new_staging_dir(), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-            step=self.step, position=self.stream.position, spec_hash=getattr(self.experiment, "spec_hash", ""),
+            step=self.step, position=self.stream.position, spec_hash=self.experiment.spec_hash,
         )
         return directory
 
@@ -313,7 +316,8 @@ def _plugin_modules(experiment: Any) -> list[str]:
     return list(getattr(experiment, "plugins", None) or [])
 
 
-def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | None = None) -> FinalResults:
+def train(experiment: Experiment, data: ProblemData, session: Session,
+          model: torch.nn.Module | None = None) -> FinalResults:
     """Train, evaluate, checkpoint and score one experiment; returns what the host writes.
 
     `model`, if given, is used instead of building `experiment.model` from the registry.
@@ -338,10 +342,10 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
         )
     run = _Run(experiment, data, session, model)
 
-    budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
+    budget = float(experiment.train.time_budget_minutes)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     last_step = experiment.train.steps
-    replay = getattr(experiment, "replay_steps", None)
+    replay = experiment.replay_steps
     if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
         deadline, last_step = None, replay
     while run.step < last_step and not _out_of_time(deadline, run.world, device):
