@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.run_dir import claim, default_data_dir
+from runner.run_dir import RunDir, already_finished, default_data_dir
 from runner.specs.experiment import Experiment
 from runner.specs.resolve import resolve as _resolve
 
@@ -56,13 +56,31 @@ def build_model(experiment: Experiment, info):
 
 
 def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True) -> dict[str, float]:
-    """Train and evaluate in this process; returns the final metrics (also in final_metrics.json)."""
+    """Train and evaluate in this process; returns the final metrics (also in final_metrics.json).
+
+    The same folder rules as a Ray run: a run that already finished here is not trained, evaluated
+    or written again (its final metrics are returned), and a run that fails before its first
+    training row leaves no claim on the folder."""
+    import sys
+
     from runner.problems import assets
     from runner.training.loop import train as train_loop
     from runner.training.session import InProcessSession
 
-    claim(output_dir, experiment)
-    data = build_problem(experiment, data_dir)
-    assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
-    session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
-    return train_loop(experiment, data, session)
+    run_dir = RunDir(output_dir)
+    run_dir.claim(experiment)
+    finished = run_dir.final_metrics()
+    if finished is not None:
+        print(already_finished(run_dir, experiment), file=sys.stderr)
+        return finished
+    try:
+        data = build_problem(experiment, data_dir)
+        run_dir.write_data_facts(experiment.problem.name, data.fingerprint, len(data.split("test")))
+        assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
+        session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
+        results = train_loop(experiment, data, session)
+    except BaseException:
+        run_dir.release_if_unstarted()
+        raise
+    run_dir.write_results(results)
+    return results.metrics

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.run_dir import checkpoint_roots, default_data_dir, load_experiment
+from runner.run_dir import RunDir, checkpoint_roots, default_data_dir, load_experiment, write_text_atomic
 from runner.specs.errors import Location, SpecError
 
-AVERAGED_DIR = "averaged"
+AVERAGED_DIR = RunDir.AVERAGED
 
 
 @dataclass
@@ -41,7 +41,14 @@ def load_run(run_dir: str, checkpoint: str | None = None, data_dir: str | None =
     path = checkpoint or (found[-1] if found else None)
     if path is None:
         raise SpecError("the run has no checkpoint yet; train it first, or pass --checkpoint", Location(run_dir))
-    data = assets.load(experiment.problem, run_dir)
+    try:
+        data = assets.load(experiment.problem, run_dir)
+    except SpecError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:  # truncated or edited asset files
+        raise SpecError(f"the run's {assets.ASSETS_DIR}/ cannot be read ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:200]}); it is damaged: restore it from a copy of the run",
+                        Location(str(assets.folder(run_dir)))) from None
     if data is None:
         print(f"note: {run_dir} has no {assets.ASSETS_DIR}/ (a run from an older runner); reading the "
               "vocabulary from the data cache", file=sys.stderr)
@@ -110,10 +117,7 @@ def decode_file(run_dir: str, from_file: str, to_file: str, checkpoint: str | No
     except ValueError as exc:
         raise SpecError(str(exc), Location(from_file)) from None
     hypotheses = decode_examples(run.model, data, examples, run.experiment.decode)
-    out = Path(to_file)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(data.decode_text(ids) + "\n" for ids in hypotheses), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(to_file, "".join(data.decode_text(ids) + "\n" for ids in hypotheses))
     return len(lines)
 
 

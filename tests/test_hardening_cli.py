@@ -207,6 +207,7 @@ def _checkpoints(run: Path) -> list[Path]:
     ("model_truncated", "cannot load the checkpoint file"),
     ("meta_truncated", "cannot read checkpoint metadata"),
     ("meta_not_object", "checkpoint metadata without an integer 'step'"),
+    ("assets_truncated", "data_assets"),
 ])
 def test_damaged_run_folder_is_one_message(trained_run, tmp_path, capsys, damage, expected):
     run = _copy(trained_run, tmp_path)
@@ -221,13 +222,15 @@ def test_damaged_run_folder_is_one_message(trained_run, tmp_path, capsys, damage
         (last / "model.pt").write_bytes(data[: len(data) // 3])
     elif damage == "meta_truncated":
         (last / "meta.json").write_text('{"step": ')
-    else:
+    elif damage == "meta_not_object":
         (last / "meta.json").write_text("[1, 2]")
+    else:
+        (run / "data_assets" / "meta.json").write_text('{"vocab')
     (tmp_path / "in.txt").write_text("1 2 3\n")
     commands = [["decode", str(run), "--from-file", str(tmp_path / "in.txt"), "--to-file", str(tmp_path / "o.txt")]]
     if damage.startswith("experiment"):
         commands.append(["run", str(run), "--in-process"])  # resume reads the folder's experiment.yaml
-    else:
+    elif not damage.startswith("assets"):
         commands.append(["average", str(run), "--last", "2"])
     for args in commands:
         _fails(args, capsys, expected)

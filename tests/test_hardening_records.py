@@ -105,3 +105,23 @@ def test_plugins_of_an_edited_embedded_spec_are_not_imported(board, tmp_path, mo
     with pytest.raises(ValueError, match="spec_hash does not match"):
         Experiment.from_dict(data["experiment"])
     assert not marker.exists()
+
+
+def test_plugins_of_an_edited_run_folder_are_not_imported(tmp_path, monkeypatch, capsys):
+    from runner.specs.resolve import resolve
+
+    marker = _trap(tmp_path, "evil_runfolder_issue12")
+    monkeypatch.syspath_prepend(str(tmp_path / "evil"))
+    recipe = Path(__file__).resolve().parents[1] / "catalog" / "recipes" / "reverse_ci.yaml"
+    data = resolve(str(recipe)).to_dict()
+    data["plugins"] = ["evil_runfolder_issue12"]  # spec_hash left as it was: the file was edited
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "experiment.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    for args in (["show", str(run)], ["validate", str(run / "experiment.yaml")],
+                 ["run", str(run), "--in-process"], ["decode", str(run), "--from-file", str(run / "experiment.yaml"),
+                                                     "--to-file", str(tmp_path / "out.txt")]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("edited by hand" in err or "not imported" in err), err
+        assert not marker.exists(), f"{args}: a plugin named by an unverified run folder was imported"

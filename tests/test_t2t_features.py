@@ -233,3 +233,81 @@ def test_loop_counts_and_scores_the_models_training_targets():
     torch.manual_seed(1)
     expected = smoothed_loss_sum(model(batch).logits, labels, 0, 0.1) / tokens
     torch.testing.assert_close(loss, expected)
+
+
+def test_speech_split_joins_folders_in_order(tmp_path):
+    from test_speech_sources import LINES, local_spec, make_librispeech
+
+    from runner.problems import speech
+
+    root = make_librispeech(tmp_path / "ls")
+    spec = local_spec(root, source={"path": str(root), "splits": {"train": "train+dev", "eval": "dev",
+                                                                     "test": "test+dev"}})
+    data = speech.build(spec, tmp_path / "cache")
+    assert data.reference_texts("train") == ["hello world", "good morning", "yes", "no"]
+    assert data.reference_texts("test") == ["hello", "world", "no"]
+    assert len(LINES["eval"]) == 1
+
+
+def test_librispeech_960h_is_t2ts_splits():
+    from runner.specs import catalog as catalog_mod
+    from runner.specs.resolve import load_problem
+
+    spec = load_problem(catalog_mod.Catalog.for_file(None), "librispeech")
+    assert spec.source.splits == {"train": "train-clean-100+train-clean-360+train-other-500",
+                                  "eval": "dev-clean+dev-other", "test": "test-clean+test-other"}
+    assert spec.source.hub.splits["train"] == "train.clean.100+train.clean.360+train.other.500"
+
+
+def test_speech_hub_split_joins_hub_splits(tmp_path, monkeypatch):
+    import datasets
+    from test_speech_sources import RATE, _wav_bytes, tone
+
+    from runner.problems import speech
+    from runner.problems.speech_spec import SpeechProblem
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    repo = tmp_path / "hub_like"
+    repo.mkdir()
+    for split, texts in (("train", ["a b"]), ("validation", ["c"]), ("test", ["d", "e"])):
+        rows = {"audio": [{"bytes": _wav_bytes(tone()), "path": f"{split}{i}.wav"} for i in range(len(texts))],
+                "text": texts, "speaker_id": list(range(len(texts)))}
+        datasets.Dataset.from_dict(rows).to_parquet(str(repo / f"{split}.parquet"))
+    problem = SpeechProblem.model_validate(dict(
+        name="joined", family="speech", sample_rate=RATE,
+        source={"hub": {"dataset": str(repo), "splits": {"train": "train+validation", "eval": "validation",
+                                                          "test": "test"}}}))
+    data = speech.build(problem, tmp_path / "cache")
+    assert data.reference_texts("train") == ["a b", "c"]
+    bad = SpeechProblem.model_validate(dict(
+        name="bad", family="speech", sample_rate=RATE,
+        source={"hub": {"dataset": str(repo), "splits": {"train": "train+nope", "eval": "validation",
+                                                          "test": "test"}}}))
+    with pytest.raises(Exception, match="has no split 'nope'"):
+        speech.build(bad, tmp_path / "cache2")
+
+
+def test_t2t_resnet_initializer():
+    torch.manual_seed(0)
+    hp = ResNetHparams(layer_sizes=[2, 2], filter_sizes=[64, 64, 64], block_fn="bottleneck", stem="imagenet",
+                       initializer="t2t_resnet", initializer_gain=2.0)
+    model = resnet.build(hp, INFO)
+    conv = model.stages[0].branch[2][0]  # 3x3, 64 -> 64
+    # tf.variance_scaling_initializer(): fan_in, truncated normal, scale 1 (the gain does not reach the convs)
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(1 / (64 * 9)), rel=0.05)
+    last_bns = [block.branch[-1][1] for block in model.stages]
+    # init_zero=final_block: only the last block of each stage starts its last BatchNorm at 0
+    assert [bool(torch.all(bn.weight == 0)) for bn in last_bns] == [False, True, False, True]
+
+
+def test_weight_decay_skips_only_layer_biases_the_t2t_way():
+    from runner.training.optim import parameter_groups
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    decayed, plain = parameter_groups(net, 1e-4, "biases")
+    names = {id(p): n for n, p in net.named_parameters()}
+    assert sorted(names[id(p)] for p in plain["params"]) == ["0.bias", "3.bias"]
+    assert "1.weight" in {names[id(p)] for p in decayed["params"]} and "1.bias" in {names[id(p)] for p in decayed["params"]}
+    ours_decayed, ours_plain = parameter_groups(net, 1e-4)
+    assert sorted(names[id(p)] for p in ours_plain["params"]) == ["0.bias", "1.bias", "1.weight", "3.bias"]

@@ -77,7 +77,7 @@ class Experiment(Spec):
         # Plugins are code: import the ones an experiment names only once its values are known to be
         # the ones that were hashed (a hand-edited run folder or record names no module to import).
         modules = plugin_modules(data)
-        if modules and not _verified_before_import(data):
+        if modules and not verified_before_import(data):
             raise ValueError("spec_hash does not match the experiment's values (was it edited by hand?); its "
                              f"plugins ({', '.join(map(str, modules))}) were not imported")
         registry.import_plugins(modules)
@@ -132,7 +132,7 @@ def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = No
         return ""
 
 
-def _verified_before_import(data: Any) -> bool:
+def verified_before_import(data: Any) -> bool:
     """Whether a stored experiment's values hash to its spec_hash, judged before any plugin is imported
     (a built-in model's added hparams defaults are known without plugins; a plugin model's are not needed)."""
     if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):
