@@ -7,6 +7,7 @@ import time
 
 import yaml
 
+from runner.run_flags import add_override_flag  # noqa: F401  (other CLI modules import it from here too)
 from runner.specs.errors import SpecError
 
 LIST_KINDS = ("problems", "models", "hparams", "ranges", "recipes")
@@ -36,11 +37,6 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_show)
 
 
-def add_override_flag(parser) -> None:
-    parser.add_argument(
-        "-o", "--override", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-        help="override a value, e.g. -o hparams.hidden_size=256 -o train.steps=100 (repeatable)",
-    )
 
 
 def spec_argument(ref: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from runner.cli.spec_commands import add_override_flag
+from runner.run_flags import add_override_flag, add_run_arguments
 
 
 def add_commands(sub) -> None:
@@ -16,22 +16,7 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_datagen)
 
     p = sub.add_parser("run", help="datagen if needed, train, evaluate, decode the test split")
-    p.add_argument("recipe", metavar="RECIPE",
-                   help="a recipe file or catalog name; or a run folder (or its experiment.yaml) to resume or "
-                        "repeat exactly that spec, in that folder unless --output-dir says otherwise")
-    add_override_flag(p)
-    p.add_argument("--output-dir", default=None, help="run folder (default: runs/<recipe>-<spec_hash[:12]>)")
-    p.add_argument("--data-dir", default=None, help="data cache folder")
-    p.add_argument("--address", default=None, metavar="HOST:PORT",
-                   help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray started for the run)")
-    p.add_argument("--dry-run", action="store_true", help="print the launch plan; start and train nothing")
-    p.add_argument("--in-process", action="store_true",
-                   help="run the loop in this process, without Ray (debugging)")
-    p.add_argument("--replay-steps", type=int, default=None, metavar="N",
-                   help="train exactly N steps with the time budget off, same spec and spec_hash: replays a "
-                        "time-budgeted run up to the step it reached (`runner leaderboard reproduce` does this)")
-    p.add_argument("--record", choices=["cpu-ci", "cpu", "gpu"], default=None, metavar="TIER",
-                   help="add the finished run to leaderboard/records in this tier (cpu-ci, cpu or gpu)")
+    add_run_arguments(p)  # runner/run_flags.py: shared with the leaderboard's parsing of record commands
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("decode", help="translate a file with a trained run (sorted by length inside, original order out)")

@@ -19,7 +19,7 @@ import numpy as np
 
 from runner.problems import spoken_digits
 from runner.problems.audio import AudioError, read_wav
-from runner.problems.sources import candidate_paths, find_local
+from runner.problems.local_or_hub import choose
 from runner.problems.speech_spec import SpeechHubSource, SpeechProblem
 from runner.problems.spoken_digits import Utterance
 from runner.specs.errors import SpecError
@@ -39,19 +39,13 @@ class SpeechSourcePlan:
 
 def resolve(spec: SpeechProblem) -> SpeechSourcePlan:
     source = spec.source
-    folder = find_local(source.path) if source.path is not None else None
-    if folder is None and source.hub is None:
-        looked = " and ".join(str(c) for c in candidate_paths(source.path))
-        raise SpecError(f"local audio folder '{source.path}' not found (looked for {looked}) and no source.hub "
-                        "dataset is configured to fall back on", field="problem.source.path")
+    folder = choose(source, "audio")
     if folder is not None and not folder.is_dir():
         raise SpecError(f"'{folder}' is a file; source.path must be a folder", field="problem.source.path")
     if folder is not None and source.layout == "fsdd":
         return _fsdd(spec, folder)
     if folder is not None:
         return _librispeech_folder(spec, folder)
-    if source.path is not None:
-        log.info("datagen: local folder '%s' not found; using hub dataset '%s'", source.path, source.hub.dataset)
     return SpeechSourcePlan("hub", f"hub:{source.hub.dataset}", [], lambda split: _hub_utterances(spec, split))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from runner.models.hparams_base import TrainingHparams, unhashed_defaults
+from runner.specs.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
@@ -82,7 +82,7 @@ class Experiment(Spec):
                              f"plugins ({', '.join(map(str, modules))}) were not imported")
         registry.import_plugins(modules)
         problem_cls = registry.family(data["problem"]["family"]).config_class()
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+        hparams_cls = registry.model_for(data["model"]).config_class()
         fields = dict(data)
         fields["problem"] = problem_cls.model_validate(data["problem"])
         fields["hparams"] = hparams_cls.model_validate(data["hparams"])
@@ -150,7 +150,7 @@ def verified_before_import(data: Any) -> bool:
     from runner import registry
 
     try:
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+        hparams_cls = registry.model_for(data["model"]).config_class()
     except Exception:  # noqa: BLE001 - a plugin's model (not imported yet) or a malformed section
         return False
     return stored_hash(data, unhashed_defaults(hparams_cls)) == data["spec_hash"]

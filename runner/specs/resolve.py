@@ -7,14 +7,13 @@ root to leaf, the recipe's `overrides:`, then `-o key=value` from the command li
 from __future__ import annotations
 
 import copy
-import importlib
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from runner import registry
-from runner.models.hparams_base import TrainingHparams
+from runner.specs.hparams_base import TrainingHparams
 from runner.specs import catalog as catalog_mod
 from runner.specs.catalog import Catalog
 from runner.specs.errors import Location, SpecError
@@ -38,17 +37,7 @@ def _named(doc: Document, path: str | Path) -> dict[str, Any]:
     return data
 
 
-def import_plugins(modules: list[str], where: Location | None = None) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
-            raise SpecError(
-                f"cannot import plugin module '{module}': {type(exc).__name__}: {exc}; "
-                "is it installed or on PYTHONPATH?",
-                where,
-                "plugins",
-            ) from None
+import_plugins = registry.import_plugins  # the one importer (once per process, located errors)
 
 
 def load_problem(cat: Catalog, ref: str, overrides: list[Override] = (), where: Location | None = None,
@@ -136,7 +125,7 @@ def resolve_hparams(cat: Catalog, ref: str, model: ModelSpec, overrides: list[Ov
     for o in overrides:
         apply(values, o.path[1:], o.value, o.where)
         origins[o.path[1:]] = o.where
-    schema = registry.model(model.implementation).config_class()
+    schema = registry.model_for(model).config_class()
     return validate(schema, values, leaf_doc, prefix=("hparams",), origins=origins, field_prefix="hparams")
 
 
@@ -294,7 +283,7 @@ def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...]
         raise SpecError(str(exc), doc.where(("problem", "family")), "problem.family") from None
     model = validate(ModelSpec, model_data, doc, prefix=("model",), origins=inner("model"), field_prefix="model")
     try:
-        hparams_cls = registry.model(model.implementation).config_class()
+        hparams_cls = registry.model_for(model).config_class()
     except registry.UnknownName as exc:
         raise SpecError(str(exc), doc.where(("model", "implementation")), "model.implementation") from None
     fields = dict(data)

@@ -64,9 +64,7 @@ def configure_determinism(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def build_model(experiment: Any, info: Any) -> torch.nn.Module:
-    name = experiment.model.implementation or experiment.model.name
-    return registry.model(name).build_fn()(experiment.hparams, info)
+build_model = registry.build_model  # the one builder (runner/registry.py); a name here so tests can swap it
 
 
 def peak_memory_mb(device: torch.device) -> float:
