@@ -17,7 +17,7 @@ from runner.specs.hparams_base import TrainingHparams
 from runner.specs import catalog as catalog_mod
 from runner.specs.catalog import Catalog
 from runner.specs.errors import Location, SpecError
-from runner.specs.experiment import Experiment, compute_hash, global_batch
+from runner.specs.experiment import Experiment, compute_hash, global_batch, make_experiment
 from runner.specs.loader import Document
 from runner.specs.overrides import Override, apply, from_mapping, parse_cli
 from runner.specs.problem_base import ProblemSpec
@@ -221,14 +221,11 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
                                 "train.precision"))
     if errors:
         raise SpecError.merge(errors)
-    hparams_set = Path(recipe.hparams).stem
-    experiment = Experiment(
+    return make_experiment(
         recipe=recipe.name, description=recipe.description, problem=problem, model=model,
-        hparams_set=hparams_set, hparams=hparams, train=recipe.train, decode=recipe.decode,
+        hparams_set=Path(recipe.hparams).stem, hparams=hparams, train=recipe.train, decode=recipe.decode,
         resources=recipe.resources, tune=recipe.tune, tracking=recipe.tracking, plugins=recipe.plugins,
-        global_batch=global_batch(hparams, recipe.train, recipe.resources),
     )
-    return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
 
 
 def is_experiment_document(doc: Document) -> bool:

@@ -29,7 +29,7 @@ import random
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -49,7 +49,10 @@ from runner.training.stream import BatchStream, collate, global_target_tokens
 from runner.training.precision import Precision, compiled, to_device
 from runner.training.threads import pin_threads
 
-DEFAULT_LOG_EVERY = 100
+if TYPE_CHECKING:  # names for the signature only: the loop is given these, it builds none of them
+    from runner.problems.base import ProblemData
+    from runner.specs.experiment import Experiment
+    from runner.training.session import Session
 
 
 def seed_everything(seed: int) -> None:
@@ -134,9 +137,9 @@ class _Run:
             if self.ddp else self.model
         )
         # precision, TF32 and torch.compile from train.precision / train.compile (precision.py)
-        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)
-        self.trained = compiled(self.trained, getattr(self.tr, "compile", False))
-        self.log_every = getattr(self.tr, "log_every", DEFAULT_LOG_EVERY) or DEFAULT_LOG_EVERY
+        self.precision = Precision(self.tr.precision, self.device)
+        self.trained = compiled(self.trained, self.tr.compile)
+        self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
         self.last_eval_step, self.last_checkpoint_step = -1, self.step
         self.last_eval: dict[str, float] = {}
@@ -150,7 +153,7 @@ class _Run:
         if not path:
             return 0, ckpt.DataPosition()
         meta = ckpt.read_meta(path)
-        expected = getattr(self.experiment, "spec_hash", "")
+        expected = self.experiment.spec_hash
         if meta.get("spec_hash") and expected and meta["spec_hash"] != expected:
             # Not an error: Tune's PBT restores another trial's checkpoint under new hparams.
             print(f"note: resuming from {path}, saved by spec {meta['spec_hash'][:12]}, "
@@ -253,7 +256,7 @@ class _Run:
     def _save(self) -> str:
         directory = ckpt.save_checkpoint(
             ckpt.new_staging_dir(), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-            step=self.step, position=self.stream.position, spec_hash=getattr(self.experiment, "spec_hash", ""),
+            step=self.step, position=self.stream.position, spec_hash=self.experiment.spec_hash,
         )
         return directory
 
@@ -306,7 +309,8 @@ def _plugin_modules(experiment: Any) -> list[str]:
     return list(getattr(experiment, "plugins", None) or [])
 
 
-def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | None = None) -> FinalResults:
+def train(experiment: Experiment, data: ProblemData, session: Session,
+          model: torch.nn.Module | None = None) -> FinalResults:
     """Train, evaluate, checkpoint and score one experiment; returns what the host writes.
 
     `model`, if given, is used instead of building `experiment.model` from the registry.
@@ -331,10 +335,10 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
         )
     run = _Run(experiment, data, session, model)
 
-    budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
+    budget = float(experiment.train.time_budget_minutes)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     last_step = experiment.train.steps
-    replay = getattr(experiment, "replay_steps", None)
+    replay = experiment.replay_steps
     if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
         deadline, last_step = None, replay
     while run.step < last_step and not _out_of_time(deadline, run.world, device):
