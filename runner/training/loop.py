@@ -137,8 +137,8 @@ class _Run:
             if self.ddp else self.model
         )
         # precision, TF32 and torch.compile from train.precision / train.compile (precision.py)
-        self.precision = Precision(self.tr.precision, self.device)
-        self.trained = compiled(self.trained, self.tr.compile)
+        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
+        self.trained = compiled(self.trained, getattr(self.tr, "compile", False))
         self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
         self.last_eval_step, self.last_checkpoint_step = -1, self.step
@@ -338,7 +338,7 @@ def train(experiment: Experiment, data: ProblemData, session: Session,
     budget = float(experiment.train.time_budget_minutes)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     last_step = experiment.train.steps
-    replay = experiment.replay_steps
+    replay = getattr(experiment, "replay_steps", None)
     if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
         deadline, last_step = None, replay
     while run.step < last_step and not _out_of_time(deadline, run.world, device):
