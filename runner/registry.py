@@ -66,6 +66,8 @@ MODELS: dict[str, Entry] = {
         Entry("decision_transformer", _M + "decision_transformer_hparams:DecisionTransformerHparams",
               _M + "decision_transformer:build",
               "Decision Transformer: (return-to-go, state, action) tokens, causal; or behaviour cloning"),
+        Entry("perceiver", _M + "perceiver_hparams:PerceiverHparams", _M + "perceiver:build",
+              "Perceiver: latents cross-attend to pixels or log-mel frames (Fourier positions), then self-attend"),
     ]
 }
 

@@ -256,3 +256,33 @@ def test_bad_synthetic_voice_options_are_refused():
         fold_spec("theo", "problem.synthetic_voices.voices=[en;rm]")
     with pytest.raises(SpecError, match="noise_snr_db"):
         fold_spec("theo", "problem.augmentation.noise_snr_db=[30,10]")
+
+
+# ----------------------------------------------------------------------------- the LOSO figure
+
+def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_ones(tmp_path, capsys):
+    import json
+
+    from benchmarks import figures_speech_loso as loso
+
+    common = ["--quick", "--speakers", "theo,nicolas", "-o", f"problem.source.path={FSDD}",
+              "--runs-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data")]
+    assert loso.main(common + ["--json", str(tmp_path / "a.json")]) == 0
+    result = json.loads((tmp_path / "a.json").read_text())
+    assert [f["test_speaker"] for f in result["folds"]] == ["theo", "nicolas"]
+    for fold in result["folds"]:
+        assert f"problem.test_speakers=[{fold['test_speaker']}]" in fold["command"]
+        assert fold["command"].startswith("OMP_NUM_THREADS=1 runner run catalog/recipes/spoken_digits_cpu_ci.yaml")
+        assert fold["load_average"]["samples"] >= 2 and 0 <= fold["wer"]
+    wers = [f["wer"] for f in result["folds"]]
+    assert result["mean_wer"] == pytest.approx(sum(wers) / 2) and result["per_speaker_wer"]["theo"] == wers[0]
+    # a finished result is never overwritten; finished folds are read back, not trained again
+    assert loso.main(common + ["--json", str(tmp_path / "a.json")]) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    assert loso.main(common + ["--json", str(tmp_path / "b.json")]) == 0
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert [f["wer"] for f in again["folds"]] == wers and [f["steps"] for f in again["folds"]] == [4, 4]
+    # a test speaker the recordings lack: one message, exit 2, before anything trains
+    assert loso.main(common[:1] + ["--speakers", "nobody", "-o", f"problem.source.path={FSDD}", "--json",
+                                   str(tmp_path / "c.json"), "--data-dir", str(tmp_path / "data")]) == 2
+    assert "nobody" in capsys.readouterr().err and not (tmp_path / "c.json").exists()

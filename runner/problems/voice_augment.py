@@ -28,6 +28,11 @@ _PV_FFT = 256
 _PV_HOP = 64
 
 
+def _fast_size(n: int) -> int:
+    """The next power of two: an FFT of a prime length (an utterance's may be) is many times slower."""
+    return 1 << max(0, n - 1).bit_length()
+
+
 def _uniform(low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand(()))
 
@@ -87,9 +92,10 @@ def add_noise(samples: torch.Tensor, snr_db: float, slope: float) -> torch.Tenso
     """Add noise with power spectrum ~ 1/f^slope (0 white, 1 pink, 2 brown) at `snr_db` dB
     below the utterance's mean power."""
     n = samples.numel()
-    white = torch.fft.rfft(torch.randn(n, dtype=samples.dtype))
+    size = _fast_size(n)
+    white = torch.fft.rfft(torch.randn(size, dtype=samples.dtype))
     freqs = torch.arange(white.numel(), dtype=samples.dtype).clamp(min=1.0)
-    noise = torch.fft.irfft(white / freqs ** (slope / 2.0), n)
+    noise = torch.fft.irfft(white / freqs ** (slope / 2.0), size)[:n]
     signal_power = samples.square().mean()
     noise_power = noise.square().mean().clamp(min=1e-20)
     scale = torch.sqrt(signal_power / (noise_power * 10.0 ** (snr_db / 10.0)))
@@ -109,7 +115,7 @@ def room_response(rt60_s: float, sample_rate: int) -> torch.Tensor:
 def reverberate(samples: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
     """Convolve with `response` (FFT), keeping the first len(samples) samples."""
     n = samples.numel()
-    size = n + response.numel() - 1
+    size = _fast_size(n + response.numel() - 1)  # zero padding past the full convolution changes nothing
     out = torch.fft.irfft(torch.fft.rfft(samples, size) * torch.fft.rfft(response.to(samples.dtype), size), size)
     return out[:n]
 
