@@ -106,7 +106,7 @@ def measure(plan: list[tuple[int, float, tuple[str, ...]]]) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tune-overhead-") as folder, temporary_tracking(folder):
         data_dir = os.path.join(folder, "data")
-        problems.build(resolve(RECIPE, sweep_overrides(1, 1.0)).problem, data_dir)  # datagen before timing
+        problems.build(resolve(RECIPE, sweep_overrides(PARALLEL, 1.0)).problem, data_dir)  # datagen before timing
         ray.init(address="local", num_cpus=PARALLEL, include_dashboard=False, log_to_driver=False,
                  configure_logging=True, logging_level=logging.ERROR)
         try:

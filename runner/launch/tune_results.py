@@ -5,7 +5,7 @@ Tune's ResultGrid gives each trial's last result; each trial's own folder
 many times it started (a trial resumed after a re-launch started more than once).
 
 A trial's status:
-  finished   reached train.steps
+  finished   trained to its end (train.steps, or its time budget): final_metrics.json is written
   stopped    ended early by the scheduler (ASHA / median stopping)
   error      raised (Tune keeps the error; see the trial's folder and Ray's logs)
   pending    never reported: not started, or interrupted before its first eval
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.launch.tune_plan import SweepPlan
+from runner.run_dir import RunDir
 from runner.launch.tune_lineage import final_segment_dir, read_trial_file
 
 
@@ -58,7 +59,7 @@ def summarize(result_grid: Any, plan: SweepPlan) -> list[TrialSummary]:
             config={k: result.config[k] for k in sorted(result.config)},
             objective=float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None,
             step=int(step) if step is not None else None,
-            status=_status(result, metrics, plan),
+            status=_status(result, metrics, plan, trial_dir),
             trial_dir=trial_dir,
             spec_hash=info.get("spec_hash", ""),
             mlflow_run_id=info.get("mlflow_run_id", ""),
@@ -70,15 +71,16 @@ def summarize(result_grid: Any, plan: SweepPlan) -> list[TrialSummary]:
     return sorted(summaries, key=lambda s: s.trial_id)
 
 
-def _status(result: Any, metrics: dict[str, Any], plan: SweepPlan) -> str:
+def _status(result: Any, metrics: dict[str, Any], plan: SweepPlan, trial_dir: str) -> str:
     if result.error is not None:
         return "error"
     step = metrics.get("step")
+    if RunDir(trial_dir).final_metrics() is not None:
+        return "finished"  # trained to its end: train.steps, or its train.time_budget_minutes
     if step is None:
         return "pending"
-    if step >= plan.steps:
-        return "finished"
-    return "stopped" if metrics.get("done") else "unfinished"
+    # Done before its end without final files: a scheduler stopped it. Otherwise it was interrupted.
+    return "stopped" if metrics.get("done") and step < plan.steps else "unfinished"
 
 
 def _error_line(error: BaseException | None) -> str:
