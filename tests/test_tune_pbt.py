@@ -49,6 +49,21 @@ def test_pbt_plan_and_scheduler(tmp_path):
         make_sweep_plan(resolve(RECIPE, [*SHRINK, "train.checkpoint_every=15"]), dimensions(range_spec), str(tmp_path))
 
 
+def test_pb2_takes_numeric_ranges_only(tmp_path):
+    from runner.launch.tune_algorithms import FinishingPB2, trial_scheduler
+    from runner.launch.tune_plan import make_sweep_plan
+    from runner.specs.errors import SpecError
+
+    experiment = resolve(RECIPE, [*SHRINK, "tune.scheduler.type=pb2"])
+    dims = [Dimension("learning_rate_constant", "float", 0.5, 4.0, log=True),
+            Dimension("learning_rate_warmup_steps", "int", 50, 400)]
+    scheduler = trial_scheduler(make_sweep_plan(experiment, dims, str(tmp_path)))
+    assert isinstance(scheduler, FinishingPB2) and scheduler.last_step == 40
+    assert scheduler._hyperparam_bounds == {"learning_rate_constant": [0.5, 4.0], "learning_rate_warmup_steps": [50, 400]}
+    with pytest.raises(SpecError, match="scheduler 'pb2' picks new hparams"):
+        make_sweep_plan(experiment, [*dims, Dimension("label_smoothing", "choice", values=(0.0, 0.1))], str(tmp_path))
+
+
 def test_a_restored_checkpoint_takes_the_new_hparams_but_keeps_the_optimizer_moments(tmp_path, runner_data_dir):
     """An exploit resumes another spec's checkpoint: weights and Adam moments from it, rate/betas/decay new."""
     import torch

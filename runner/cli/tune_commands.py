@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from runner.cli.spec_commands import add_override_flag
+from runner.launch.tune_plan import POPULATION
 from runner.leaderboard.paths import TIERS
 from runner.specs.errors import Location, SpecError
 
@@ -53,7 +54,7 @@ def cmd_tune(args) -> int:
     experiment = resolve(args.recipe, overrides)
     plan = sweep_plan(experiment, args.recipe, args.output_dir)
     save_path = save_as_path(args.recipe, args.save_as) if args.save_as else None
-    if args.record and plan.scheduler.type == "pbt":
+    if args.record and plan.scheduler.type in POPULATION:
         raise SpecError(PBT_NOT_RECORDABLE, field="--record")
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     _print_plan(console, experiment, plan)

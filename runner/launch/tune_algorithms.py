@@ -12,6 +12,8 @@ that trial's hparams perturbed (explore: a numeric value x0.8 or x1.2, a choice 
 its list, or, with probability 0.25, a fresh sample), then clipped into the range: a
 perturbed value never leaves the range the sweep was given. No exploit happens at the last
 step: the trial is then writing its final files, and a clone would only copy the winner.
+PB2 is the same, except that explore picks the new values with a Gaussian-process bandit
+fitted to how the population's objective changed under which hparams (numeric ranges only).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+from ray.tune.schedulers.pb2 import PB2
 
 from runner.launch.tune_plan import TIME_ATTR, SweepPlan
 from runner.tune_space import Dimension
@@ -53,20 +56,41 @@ def trial_scheduler(plan: SweepPlan) -> Any:
         return MedianStoppingRule(time_attr=TIME_ATTR, grace_period=sched.grace_steps)
     if sched.type == "pbt":
         return pbt_scheduler(plan)
+    if sched.type == "pb2":
+        return pb2_scheduler(plan)
     return FIFOScheduler()
 
 
-class FinishingPBT(PopulationBasedTraining):
-    """Tune's PBT, leaving alone a trial that has reached its last step."""
+class _Finishing:
+    """Leaves alone a trial that has reached its last step (mixed into Tune's PBT and PB2)."""
 
-    def __init__(self, last_step: int, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.last_step = last_step
+    last_step: int
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         if result.get(TIME_ATTR, 0) >= self.last_step:
             return TrialScheduler.CONTINUE
-        return super().on_trial_result(tune_controller, trial, result)
+        return super().on_trial_result(tune_controller, trial, result)  # type: ignore[misc]
+
+
+class FinishingPBT(_Finishing, PopulationBasedTraining):
+    def __init__(self, last_step: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.last_step = last_step
+
+
+class FinishingPB2(_Finishing, PB2):
+    def __init__(self, last_step: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.last_step = last_step
+
+
+def pb2_scheduler(plan: SweepPlan) -> FinishingPB2:
+    """PB2 (Parker-Holder et al. 2020): PBT whose explore step asks a GP bandit (scikit-learn's GP)
+    for the next hparams inside each numeric interval, instead of perturbing at random."""
+    return FinishingPB2(plan.scheduler.last_step, time_attr=TIME_ATTR,
+                        perturbation_interval=plan.scheduler.perturbation_steps,
+                        hyperparam_bounds={d.name: [d.low, d.high] for d in plan.dimensions},
+                        custom_explore_fn=functools.partial(clip_to_range, tuple(plan.dimensions)))
 
 
 def pbt_scheduler(plan: SweepPlan) -> FinishingPBT:

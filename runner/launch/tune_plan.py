@@ -33,6 +33,7 @@ from runner.tune_space import GRID_POINTS, Dimension, grid_size
 
 TIME_ATTR = "step"
 
+POPULATION = ("pbt", "pb2")  # schedulers that clone checkpoints between trials (population-based training)
 PBT_MULTI_WORKER = (
     "scheduler 'pbt' needs trials of one worker: PBT clones a strong trial into a weak one through "
     "Tune checkpoints, which a one-worker trial reports itself, while a trial of {workers} workers is a "
@@ -48,18 +49,20 @@ PBT_FIXED_TRAINING = ("optimizer", "batch_size", "max_length", "initializer_gain
 
 @dataclass(frozen=True)
 class SchedulerPlan:
-    type: str                       # fifo | asha | median | pbt
+    type: str                       # fifo | asha | median | pbt | pb2
     grace_steps: int = 0            # asha/median: steps before a trial may be stopped
     reduction_factor: float = 0.0   # asha
     max_t: int = 0                  # asha: rungs lie below this step (see make_sweep_plan)
     rungs: tuple[int, ...] = ()     # asha: the steps at which trials are compared
-    perturbation_steps: int = 0     # pbt: steps between exploit/explore decisions of a trial
-    last_step: int = 0              # pbt: no exploit at or after this step (the trial is finishing)
+    perturbation_steps: int = 0     # pbt/pb2: steps between exploit/explore decisions of a trial
+    last_step: int = 0              # pbt/pb2: no exploit at or after this step (the trial is finishing)
 
     def describe(self) -> str:
-        if self.type == "pbt":
-            return (f"PBT on '{TIME_ATTR}': every {self.perturbation_steps} steps the worst quarter of trials "
-                    "continue from a checkpoint of the best quarter, with hparams perturbed within the range")
+        if self.type in POPULATION:
+            how = ("perturbed within the range" if self.type == "pbt"
+                   else "chosen within the range by a Gaussian-process bandit (PB2)")
+            return (f"{self.type.upper()} on '{TIME_ATTR}': every {self.perturbation_steps} steps the worst quarter "
+                    f"of trials continue from a checkpoint of the best quarter, with hparams {how}")
         if self.type == "asha":
             return (f"ASHA on '{TIME_ATTR}': rungs at steps {', '.join(map(str, self.rungs))}; "
                     f"keeps the best 1/{self.reduction_factor:g} at each")
@@ -121,7 +124,7 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
     tune = require_tune(experiment)
     _check_objective(experiment)
     direct = experiment.resources.workers == 1 and experiment.resources.accelerator in ("cpu", "gpu")
-    if tune.scheduler.type == "pbt":
+    if tune.scheduler.type in POPULATION:
         _check_pbt(experiment, dims, direct)
     trials, num_samples = tune.max_trials, tune.max_trials
     if tune.search == "grid":
@@ -149,17 +152,24 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
 def _check_pbt(experiment: Any, dims: list[Dimension], direct: bool) -> None:
     from runner.models.hparams_base import TrainingHparams
 
+    kind = experiment.tune.scheduler.type
     if not direct:
-        raise SpecError(PBT_MULTI_WORKER.format(workers=experiment.resources.workers), field="tune.scheduler.type")
+        raise SpecError(PBT_MULTI_WORKER.format(workers=experiment.resources.workers).replace("'pbt'", f"'{kind}'"),
+                        field="tune.scheduler.type")
+    choices = [d.name for d in dims if d.kind == "choice"]
+    if kind == "pb2" and choices:
+        raise SpecError(f"scheduler 'pb2' picks new hparams with a Gaussian-process bandit over numeric intervals; "
+                        f"{', '.join(choices)} {'is a list' if len(choices) == 1 else 'are lists'} of choices: make "
+                        "them float/int ranges, or use scheduler pbt (which steps along a list)", field="tune.range")
     if experiment.tune.search == "optuna":
-        raise SpecError("scheduler 'pbt' chooses each trial's next hparams itself (exploit + explore); it does not "
+        raise SpecError(f"scheduler '{kind}' chooses each trial's next hparams itself (exploit + explore); it does not "
                         "combine with search optuna: use search random (or grid) for the first population",
                         field="tune.search")
     training = set(TrainingHparams.model_fields) - set(PBT_FIXED_TRAINING)
     fixed = [d.name for d in dims if d.name not in training and "dropout" not in d.name]
     if fixed:
         raise SpecError(
-            f"scheduler 'pbt' cannot change {', '.join(fixed)} mid-run: a trial continues from another's checkpoint, "
+            f"scheduler '{kind}' cannot change {', '.join(fixed)} mid-run: a trial continues from another's checkpoint, "
             "whose parameter shapes, optimizer and data order are fixed; PBT may tune optimizer/schedule hparams "
             f"({', '.join(sorted(training))}) and dropout rates; use scheduler asha or median for the others",
             field="tune.range")
@@ -168,13 +178,13 @@ def _check_pbt(experiment: Any, dims: list[Dimension], direct: bool) -> None:
     every = train.checkpoint_every or train.eval_every
     if interval % every:
         raise SpecError(
-            f"scheduler 'pbt': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
+            f"scheduler '{kind}': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
             f"{train.eval_every} = every {interval} steps, but checkpoints come every {every} steps "
             f"(train.checkpoint_every), so an exploit would copy an older checkpoint; make {interval} a multiple "
             "of train.checkpoint_every (0 = at every eval)", field="tune.scheduler.perturbation_interval")
     if interval >= train.steps:
         raise SpecError(
-            f"scheduler 'pbt': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
+            f"scheduler '{kind}': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
             f"{train.eval_every} = step {interval}, not before the last step ({train.steps}): no trial would ever "
             "be perturbed; lower perturbation_interval or eval_every", field="tune.scheduler.perturbation_interval")
 
@@ -205,8 +215,8 @@ def _scheduler_plan(experiment: Any) -> SchedulerPlan:
     spec, train = experiment.tune.scheduler, experiment.train
     if spec.type == "fifo":
         return SchedulerPlan("fifo")
-    if spec.type == "pbt":
-        return SchedulerPlan("pbt", perturbation_steps=spec.perturbation_interval * train.eval_every,
+    if spec.type in POPULATION:
+        return SchedulerPlan(spec.type, perturbation_steps=spec.perturbation_interval * train.eval_every,
                              last_step=train.steps)
     grace_steps = spec.grace_period * train.eval_every
     if grace_steps >= train.steps:

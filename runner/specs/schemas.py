@@ -130,10 +130,10 @@ class ResourcesSpec(Spec):
 
 
 class SchedulerSpec(Spec):
-    type: Literal["fifo", "asha", "median", "pbt"] = "fifo"
+    type: Literal["fifo", "asha", "median", "pbt", "pb2"] = "fifo"
     grace_period: int = Field(1, gt=0, description="ASHA/median: evals before a trial may be stopped.")
     reduction_factor: float = Field(3, gt=1, description="ASHA: keep 1/reduction_factor at each rung.")
-    perturbation_interval: int = Field(2, gt=0, description="PBT: evals between exploit/explore.")
+    perturbation_interval: int = Field(2, gt=0, description="PBT/PB2: evals between exploit/explore.")
 
 
 class TuneSpec(Spec):
