@@ -13,6 +13,7 @@ Everything here imports torch lazily, so `from runner import api` stays cheap.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from runner.run_dir import claim, default_data_dir
@@ -55,9 +56,14 @@ def build_model(experiment: Experiment, info):
     return registry.model(experiment.model.implementation).build_fn()(experiment.hparams, info)
 
 
-def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True) -> dict[str, float]:
-    """Train and evaluate in this process; returns the final metrics (also in final_metrics.json)."""
+def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True,
+          track: bool = False) -> dict[str, float]:
+    """Train and evaluate in this process; returns the final metrics (also in final_metrics.json).
+
+    track=True tracks the run in MLflow as `runner run` does on Ray (tracking.uri, else
+    MLFLOW_TRACKING_URI, else ./mlflow.db): params, tags, metrics, final files, plots."""
     from runner.problems import assets
+    from runner.run_plots import write_run_plots
     from runner.training.loop import train as train_loop
     from runner.training.session import InProcessSession
 
@@ -65,4 +71,27 @@ def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, 
     data = build_problem(experiment, data_dir)
     assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
     session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
-    return train_loop(experiment, data, session)
+    if not track:  # the Python API and tests: no MLflow, no plots (matplotlib costs a second per run)
+        return train_loop(experiment, data, session)
+    from runner.tracking import runs
+    from runner.tracking.links import where_to_look
+    from runner.tracking.metrics_logger import MetricsLogger
+    from runner.tracking.session import TrackedSession
+    from runner.tracking.uri import display, resolve_uri
+
+    uri = resolve_uri(experiment.tracking.uri)
+    tracked = runs.start_or_resume(experiment, output_dir, uri, data.fingerprint)
+    if verbose:
+        print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at {display(uri)}",
+              file=sys.stderr)
+    try:
+        final = train_loop(experiment, data, TrackedSession(session, MetricsLogger(uri, tracked.run_id)))
+    except BaseException as exc:
+        runs.finish(tracked, output_dir, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    write_run_plots(output_dir)
+    runs.finish(tracked, output_dir, status="FINISHED")
+    if verbose:
+        for line in where_to_look(uri, tracked.experiment_id, tracked.run_id):
+            print(line, file=sys.stderr)
+    return final

@@ -60,6 +60,18 @@ METRICS: dict[str, MetricInfo] = {
 HEADLINE_ORDER = ("bleu", "wer", "cer", "bits_per_dim", "accuracy_per_sequence", "rouge_2", "rouge_l",
                   "rouge_1", "accuracy", "accuracy_top5", "neg_log_perplexity", "loss")
 
+
+
+def headline_of(listed: list[str] | tuple[str, ...]) -> str | None:
+    """The headline among the metrics a run reported (its problem's metrics, in their order):
+    the first in HEADLINE_ORDER, else the first listed; what `runner run` prints first and the
+    leaderboard records by default."""
+    for name in HEADLINE_ORDER:
+        if name in listed:
+            return name
+    return listed[0] if listed else None
+
+
 # Teacher-forced metrics are deterministic given the model; decoded ones also depend on the search.
 DECODED = {"bleu", "rouge_1", "rouge_2", "rouge_l", "wer", "cer", "accuracy_per_sequence"}
 

@@ -69,6 +69,8 @@ class Record(_Strict):
     hardware: Hardware
     packages: dict[str, str | None] = Field(description="versions of python, torch, ray, mlflow, ...")
     mlflow_run_id: str | None = Field(description="the MLflow run id, or null for an untracked in-process run")
+    mlflow_url: str | None = Field(None, description="the run's MLflow page when it was tracked on a server "
+                                   "(http/https tracking URI), else null; the pages link it")
     command: str = Field(description="the one `[NAME=value ...] runner run ...` command that reproduces the result")
 
     @field_validator("metric")

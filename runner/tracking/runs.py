@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from runner.run_plots import PLOTS_DIR
 from runner.specs.errors import SpecError
 from runner.tracking.params import run_name, run_tags, spec_params
 from runner.tracking.uri import display
@@ -24,6 +25,10 @@ SPEC_ARTIFACT = "experiment.yaml"
 # Files of a finished run that are logged as artifacts, when present.
 FINAL_ARTIFACTS = ("final_metrics.json", "final_metrics_signatures.json", "decoded_test.txt", "ray_run.json")
 _PARAM_BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
+# MLflow 3 opens an experiment in the view its kind names (the UI's ExperimentKind enum; unset, it
+# guesses and lands on the GenAI overview): runner's runs are model training.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
 
 
 class TrackingError(SpecError):
@@ -122,9 +127,11 @@ def _experiment_id(mlflow_client, name: str) -> str:
         if exp.lifecycle_stage == "deleted":
             raise TrackingError(f"MLflow experiment '{name}' is deleted; restore it (mlflow experiments restore) "
                                 "or set tracking.experiment_name to another name")
+        if exp.tags.get(EXPERIMENT_KIND_TAG) is None:  # made by an older runner: open it in the training view too
+            mlflow_client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
         return exp.experiment_id
     try:
-        return mlflow_client.create_experiment(name)
+        return mlflow_client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
     except Exception:  # noqa: BLE001 - another process created it first
         exp = mlflow_client.get_experiment_by_name(name)
         if exp is None:
@@ -144,6 +151,9 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
             path = os.path.join(output_dir, name)
             if os.path.isfile(path):
                 mlflow_client.log_artifact(run.run_id, path)
+        plots = os.path.join(output_dir, PLOTS_DIR)
+        if os.path.isdir(plots):
+            mlflow_client.log_artifacts(run.run_id, plots, PLOTS_DIR)
     # MLflow prints "View run ... at: <url>" on stdout for a server URI; stdout is the run's JSON metrics.
     with contextlib.redirect_stdout(sys.stderr):
         mlflow_client.set_terminated(run.run_id, status=status)
