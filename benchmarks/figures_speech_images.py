@@ -3,6 +3,8 @@
     python benchmarks/figures_speech_images.py spoken_digits_cpu   # WER on the held-out speaker
     python benchmarks/figures_speech_images.py digits_cpu          # test accuracy, sklearn digits
     python benchmarks/figures_speech_images.py digits_gen_cpu      # test bits/dim, sklearn digits
+    python benchmarks/figures_speech_images.py quickstart_mnist    # T2T's quick start: MNIST accuracy
+    (MNIST comes from the hub; offline, add -o problem.source.hub.dataset=DIR, a copy in the hub's layout)
     python benchmarks/figures_speech_images.py digits_cpu -o train.seed=2 --json results.jsonl
 
 Each run trains in this process (the same loop `runner run` drives inside Ray), datagen
@@ -32,6 +34,8 @@ FIGURES = {
     "spoken_digits_cpu": ("wer", "min", 0.10),
     "digits_cpu": ("accuracy", "max", 0.97),
     "digits_gen_cpu": ("bits_per_dim", "min", 2.0),
+    # T2T's quick start (shake_shake_quick, 1,000 steps); the aim is ours: T2T published no number for it
+    "quickstart_mnist": ("accuracy", "max", 0.97),
 }
 
 

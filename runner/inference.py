@@ -41,7 +41,14 @@ def load_run(run_dir: str, checkpoint: str | None = None, data_dir: str | None =
     path = checkpoint or (found[-1] if found else None)
     if path is None:
         raise SpecError("the run has no checkpoint yet; train it first, or pass --checkpoint", Location(run_dir))
-    data = assets.load(experiment.problem, run_dir)
+    try:
+        data = assets.load(experiment.problem, run_dir)
+    except SpecError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:  # truncated or edited asset files
+        raise SpecError(f"the run's {assets.ASSETS_DIR}/ cannot be read ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:200]}); it is damaged: restore it from a copy of the run",
+                        Location(str(assets.folder(run_dir)))) from None
     if data is None:
         print(f"note: {run_dir} has no {assets.ASSETS_DIR}/ (a run from an older runner); reading the "
               "vocabulary from the data cache", file=sys.stderr)
@@ -98,6 +105,8 @@ def decode_file(run_dir: str, from_file: str, to_file: str, checkpoint: str | No
         lines = Path(from_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise SpecError(f"cannot read the input file: {exc.strerror}", Location(from_file)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"byte {exc.start} is not UTF-8 text; decode reads UTF-8 lines", Location(from_file)) from None
     run = load_run(run_dir, checkpoint, data_dir, overrides)
     data = run.data
     if not hasattr(data, "examples_from_text") or not getattr(data.info, "has_inputs", True):

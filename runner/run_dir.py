@@ -53,9 +53,13 @@ def load_experiment(output_dir: str) -> Experiment:
     if not path.is_file():
         raise SpecError(f"no {SPEC_FILE} here; is this a run folder written by `runner run`?", Location(str(output_dir)))
     try:
-        return Experiment.from_dict(yaml.safe_load(path.read_text()))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SpecError(f"cannot read the run's resolved spec: {exc}", Location(str(path))) from None
+        return Experiment.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError, ImportError, OSError, yaml.YAMLError) as exc:
+        # truncated, corrupt or hand-edited: one message (UnicodeDecodeError is a ValueError)
+        detail = " ".join(str(exc).split())[:300]
+        raise SpecError(f"cannot read the run's resolved spec ({type(exc).__name__}: {detail}); the file is damaged "
+                        "or was edited: restore it, or start the run again in a new --output-dir",
+                        Location(str(path))) from None
 
 
 def checkpoint_roots(output_dir: str) -> list[str]:

@@ -96,7 +96,7 @@ def test_file_that_is_not_utf8(tmp_path):
     folder = write_parallel(tmp_path / "src")
     (folder / "train.de.gz").write_bytes(__import__("gzip").compress("caf\xe9\n".encode("latin-1") * 30))
     message = _build_fails(tiny_text_spec(folder), tmp_path / "data")
-    assert "train.de.gz: not UTF-8 text" in message
+    assert "train.de.gz:1:4: not UTF-8 text" in message  # path:line:col
 
 
 @pytest.mark.parametrize(

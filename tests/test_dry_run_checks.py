@@ -95,7 +95,7 @@ def test_datagen_names_the_missing_folder_before_the_hub(here, monkeypatch):
 
 def test_time_budget_row(here, capsys):
     assert main(["run", "digits_cpu", "--dry-run"]) == 0
-    assert "10 min of training" in capsys.readouterr().out
+    assert "or 10 minutes of training if sooner" in capsys.readouterr().out
 
 
 @pytest.mark.slow

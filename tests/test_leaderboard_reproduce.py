@@ -220,3 +220,34 @@ def test_the_mlflow_run_id_is_read_from_the_run_folder(real_run, tmp_path):
     record = capture.make_record(tracked, "cpu-ci", COMMAND, metric=None, tolerance=None, mlflow_run_id=None,
                                  data_dir=str(data_dir), root=board.parent)
     assert record.mlflow_run_id == "0123abcd"
+
+
+# A time budget of 0.6 s: how many steps fit depends on the machine and its load.
+BUDGET_COMMAND = ("OMP_NUM_THREADS=1 runner run catalog/recipes/lb_reverse_micro.yaml -o train.steps=100000 "
+                  "-o train.time_budget_minutes=0.01 -o train.eval_every=100000 --in-process --output-dir runs/budget")
+
+
+def test_a_time_budgeted_record_is_reproduced_by_replaying_its_steps(real_run, tmp_path, capsys, monkeypatch):
+    board, _, data_dir = real_run
+    root = board.parent
+    assignment, _, *args = BUDGET_COMMAND.split()
+    done = subprocess.run([sys.executable, "-m", "runner", *args], cwd=root, capture_output=True, text=True,
+                          env={**_env(data_dir), "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    budget_board = root / "budget-board"
+    path = capture.record_from_run(root / "runs" / "budget", "cpu", BUDGET_COMMAND, metric="neg_log_perplexity",
+                                   tolerance=0.0, data_dir=str(data_dir), leaderboard_dir=budget_board)
+    record = load_record(path)
+    assert 0 < record.steps < 100000  # stopped by the budget
+    assert reproduction.replay_steps(record) == record.steps
+
+    runs = []
+    real_subprocess_run = reproduction.subprocess.run
+    monkeypatch.setattr(reproduction.subprocess, "run",
+                        lambda argv, **kw: runs.append(argv) or real_subprocess_run(argv, **kw))
+    status = main(["leaderboard", "reproduce", "--dir", str(budget_board), "--tier", "cpu",
+                   "--data-dir", str(data_dir)])
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    assert runs[0][-2:] == ["--replay-steps", str(record.steps)]
+    assert f"bit-exact (replayed {record.steps} steps, time budget off)" in output.err

@@ -58,7 +58,8 @@ def test_unknown_keys_and_frozen():
 def test_lstm_defaults_and_validation():
     hp = LSTMSeq2SeqHparams()
     assert (hp.hidden_size, hp.num_hidden_layers, hp.dropout, hp.attention_mechanism) == (128, 2, 0.2, "luong")
-    assert hp.learning_rate_schedule == "constant*linear_warmup*rsqrt_decay"
+    # basic_params1's legacy rate for Adam: 0.1 x 0.002 after an exponential warmup (T2T's lstm sets)
+    assert (hp.learning_rate_schedule, hp.learning_rate_constant) == ("constant*exp_warmup", 2e-4)
     with pytest.raises(ValidationError, match="dropout"):
         LSTMSeq2SeqHparams(dropout=2.0)
     with pytest.raises(ValidationError, match="attention_mechanism"):

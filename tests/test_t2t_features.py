@@ -177,3 +177,112 @@ def test_adafactor_factors_a_conv_over_in_and_out():
     optimizer.step()
     state = optimizer.state[conv.weight]
     assert state["v_row"].shape == (9, 4) and state["v_col"].shape == (9, 6)  # per kernel position: in, out
+
+
+def _prepend_model(prepend_loss):
+    from runner.models import transformer_lm
+    from runner.models.transformer_lm_hparams import TransformerLMHparams
+    from runner.problems.base import DataInfo
+
+    hp = TransformerLMHparams(hidden_size=16, filter_size=32, num_heads=2, num_decoder_layers=1,
+                              prepend_mode="prepend_inputs_masked_attention", prepend_loss=prepend_loss,
+                              layer_prepostprocess_dropout=0.0, attention_dropout=0.0, relu_dropout=0.0)
+    torch.manual_seed(0)
+    return transformer_lm.build(hp, DataInfo(input_vocab_size=12, target_vocab_size=12))
+
+
+def test_prepend_sequence_loss_scores_inputs_separator_and_targets():
+    batch = {"inputs": torch.tensor([[5, 6, 1], [7, 1, 0]]), "targets": torch.tensor([[8, 9, 1], [4, 1, 0]])}
+    model = _prepend_model("sequence")
+    labels = model.training_targets(batch)
+    # position p of inputs + [separator] + targets[:-1] predicts the token after it; the separator
+    # (and padding) are pad and not scored
+    assert labels.tolist() == [[6, 1, 0, 8, 9, 1], [1, 0, 0, 4, 1, 0]]
+    model.train()
+    logits = model(batch).logits
+    assert logits.shape[:2] == labels.shape
+    model.eval()
+    evaluated = model(batch).logits
+    assert evaluated.shape[:2] == batch["targets"].shape  # eval scores the targets alone
+    # the target part is the same computation either way
+    torch.testing.assert_close(logits[:, 3:], evaluated)
+    targets_only = _prepend_model("targets")
+    assert targets_only.training_targets(batch) is batch["targets"]
+
+
+def test_sequence_loss_needs_masked_prepend_mode():
+    from runner.models.transformer_lm_hparams import TransformerLMHparams
+
+    with pytest.raises(ValueError, match="prepend_loss='sequence' needs prepend_mode"):
+        TransformerLMHparams(prepend_mode="prepend_inputs_full_attention", prepend_loss="sequence")
+
+
+def test_loop_counts_and_scores_the_models_training_targets():
+    from runner.training.loop import micro_step_loss
+    from runner.training.loss import smoothed_loss_sum
+
+    batch = {"inputs": torch.tensor([[5, 6, 1], [7, 1, 0]]), "targets": torch.tensor([[8, 9, 1], [4, 1, 0]])}
+    model = _prepend_model("sequence")
+    model.train()
+    labels = model.training_targets(batch)
+    tokens = int((labels != 0).sum())
+    assert tokens == 8  # input tokens after the first of each row (2 + 1), target tokens (3 + 2)
+    torch.manual_seed(1)
+    loss, share, _ = micro_step_loss(model, batch, global_tokens=tokens, world_size=1, accumulation=1,
+                                     pad_id=0, label_smoothing=0.1, labels=labels)
+    torch.manual_seed(1)
+    expected = smoothed_loss_sum(model(batch).logits, labels, 0, 0.1) / tokens
+    torch.testing.assert_close(loss, expected)
+
+
+def test_speech_split_joins_folders_in_order(tmp_path):
+    from test_speech_sources import LINES, local_spec, make_librispeech
+
+    from runner.problems import speech
+
+    root = make_librispeech(tmp_path / "ls")
+    spec = local_spec(root, source={"path": str(root), "splits": {"train": "train+dev", "eval": "dev",
+                                                                     "test": "test+dev"}})
+    data = speech.build(spec, tmp_path / "cache")
+    assert data.reference_texts("train") == ["hello world", "good morning", "yes", "no"]
+    assert data.reference_texts("test") == ["hello", "world", "no"]
+    assert len(LINES["eval"]) == 1
+
+
+def test_librispeech_960h_is_t2ts_splits():
+    from runner.specs import catalog as catalog_mod
+    from runner.specs.resolve import load_problem
+
+    spec = load_problem(catalog_mod.Catalog.for_file(None), "librispeech")
+    assert spec.source.splits == {"train": "train-clean-100+train-clean-360+train-other-500",
+                                  "eval": "dev-clean+dev-other", "test": "test-clean+test-other"}
+    assert spec.source.hub.splits["train"] == "train.clean.100+train.clean.360+train.other.500"
+
+
+def test_speech_hub_split_joins_hub_splits(tmp_path, monkeypatch):
+    import datasets
+    from test_speech_sources import RATE, _wav_bytes, tone
+
+    from runner.problems import speech
+    from runner.problems.speech_spec import SpeechProblem
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    repo = tmp_path / "hub_like"
+    repo.mkdir()
+    for split, texts in (("train", ["a b"]), ("validation", ["c"]), ("test", ["d", "e"])):
+        rows = {"audio": [{"bytes": _wav_bytes(tone()), "path": f"{split}{i}.wav"} for i in range(len(texts))],
+                "text": texts, "speaker_id": list(range(len(texts)))}
+        datasets.Dataset.from_dict(rows).to_parquet(str(repo / f"{split}.parquet"))
+    problem = SpeechProblem.model_validate(dict(
+        name="joined", family="speech", sample_rate=RATE,
+        source={"hub": {"dataset": str(repo), "splits": {"train": "train+validation", "eval": "validation",
+                                                          "test": "test"}}}))
+    data = speech.build(problem, tmp_path / "cache")
+    assert data.reference_texts("train") == ["a b", "c"]
+    bad = SpeechProblem.model_validate(dict(
+        name="bad", family="speech", sample_rate=RATE,
+        source={"hub": {"dataset": str(repo), "splits": {"train": "train+nope", "eval": "validation",
+                                                          "test": "test"}}}))
+    with pytest.raises(Exception, match="has no split 'nope'"):
+        speech.build(bad, tmp_path / "cache2")

@@ -56,11 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SpecError as exc:
-        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        _say(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}")
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path the user gave that the system refuses (too long a name, no permission, a file
+        # where a folder must be): bad input, said in one line.
+        _say(f"error: {exc.filename}: {exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _say(message: str) -> None:
+    """Print to stderr; bytes that were not UTF-8 on the command line are shown escaped, not raised."""
+    print(message.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
 
 
 def entrypoint() -> None:

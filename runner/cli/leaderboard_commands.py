@@ -76,6 +76,18 @@ def _root(args):
     return Path(args.dir) if args.dir else default_leaderboard_dir()
 
 
+def _root_with_records(args):
+    """The leaderboard folder, which must hold records/: checking or re-running nothing is not a success."""
+    from runner.leaderboard.paths import RECORDS
+    from runner.specs.errors import Location, SpecError
+
+    root = _root(args)
+    if not (root / RECORDS).is_dir():
+        raise SpecError(f"no {RECORDS}/ folder here, so there is nothing to check or re-run; is --dir (or "
+                        "$RUNNER_LEADERBOARD) the leaderboard folder?", Location(str(root)))
+    return root
+
+
 def cmd_add(args) -> int:
     from runner.leaderboard.capture import record_from_run
 
@@ -98,7 +110,7 @@ def cmd_build(args) -> int:
 def cmd_check(args) -> int:
     from runner.leaderboard.build import check, load_entries
 
-    root = _root(args)
+    root = _root_with_records(args)
     drifts = check(root, verify_commands=not args.skip_commands)
     if drifts:
         for drift in drifts:
@@ -112,7 +124,7 @@ def cmd_check(args) -> int:
 def cmd_refresh(args) -> int:
     from runner.leaderboard.reproduction import refresh
 
-    written = refresh(_root(args), tier=None if args.tier == "all" else args.tier, jobs=args.jobs,
+    written = refresh(_root_with_records(args), tier=None if args.tier == "all" else args.tier, jobs=args.jobs,
                       data_dir=args.data_dir, names=args.record)
     for path in written:
         print(f"rewrote {path}", file=sys.stderr)
@@ -126,7 +138,7 @@ def cmd_reproduce(args) -> int:
     from runner.leaderboard.metric_info import format_value
     from runner.leaderboard.reproduction import reproduce
 
-    root = _root(args)
+    root = _root_with_records(args)
     tier = None if args.tier == "all" else args.tier
 
     def progress(result) -> None:

@@ -14,7 +14,9 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_runs)
 
     p = sub.add_parser("compare", help="hparams that differ between runs, and their metrics side by side")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="MLflow run ids or unique prefixes")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="MLflow run ids, spec hashes (or unique prefixes of either, as `runner runs` shows them), "
+                        "or run folders")
     _add_uri_flag(p)
     p.set_defaults(handler=cmd_compare)
 

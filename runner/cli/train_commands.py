@@ -27,6 +27,9 @@ def add_commands(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the launch plan; start and train nothing")
     p.add_argument("--in-process", action="store_true",
                    help="run the loop in this process, without Ray (debugging)")
+    p.add_argument("--replay-steps", type=int, default=None, metavar="N",
+                   help="train exactly N steps with the time budget off, same spec and spec_hash: replays a "
+                        "time-budgeted run up to the step it reached (`runner leaderboard reproduce` does this)")
     p.add_argument("--record", choices=["cpu-ci", "cpu", "gpu"], default=None, metavar="TIER",
                    help="add the finished run to leaderboard/records in this tier (cpu-ci, cpu or gpu)")
     p.set_defaults(handler=cmd_run)
@@ -56,6 +59,7 @@ def cmd_datagen(args) -> int:
     from runner.specs.resolve import load_problem, resolve
 
     start = time.perf_counter()
+    _check_paths(None, args.data_dir)
     cat = Catalog.for_file(None)
     target = args.target
     from pathlib import Path
@@ -83,7 +87,10 @@ def cmd_run(args) -> int:
 
     spec = spec_argument(args.recipe)
     experiment = api.resolve(spec, args.overrides)
+    if args.replay_steps is not None:
+        experiment = _with_replay(experiment, args.replay_steps)
     output_dir = args.output_dir or _own_run_folder(spec, experiment) or default_output_dir(experiment)
+    _check_paths(output_dir, args.data_dir)
     if args.record and args.dry_run:
         from runner.specs.errors import SpecError
 
@@ -96,7 +103,13 @@ def cmd_run(args) -> int:
 
             raise SpecError("--in-process trains here, without Ray; drop --address / --dry-run, or drop --in-process")
         print(f"run {experiment.recipe} (spec_hash {experiment.spec_hash[:12]}) -> {output_dir}", file=sys.stderr)
-        metrics = api.train(experiment, output_dir, args.data_dir, track=True)
+        from runner.training.loop import NonFiniteLoss
+
+        try:
+            metrics = api.train(experiment, output_dir, args.data_dir, track=True)
+        except NonFiniteLoss as exc:  # a failed run, not bad input: exit 1, like a failed Ray run
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
         _print_final(experiment, metrics)
         status = 0
     if status == 0 and not args.dry_run and is_smoke_test(experiment.recipe):
@@ -135,6 +148,19 @@ def _own_run_folder(spec: str, experiment) -> str | None:
     except SpecError:  # not a readable run folder: the default folder
         return None
     return None
+
+
+def _with_replay(experiment, steps: int):
+    from pydantic import ValidationError
+
+    from runner.specs.errors import SpecError
+    from runner.specs.experiment import Experiment
+
+    try:  # validated again: replay_steps needs a time budget and at most train.steps
+        return Experiment.from_dict({**experiment.to_dict(), "replay_steps": steps})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SpecError(f"{steps}: {reason}", None, "--replay-steps") from None
 
 
 def _run_on_ray(experiment, output_dir: str, args) -> int:
@@ -177,9 +203,22 @@ def _print_final(experiment, metrics: dict) -> None:
     print(json.dumps(ordered_final(experiment, metrics), indent=2))
 
 
+def _check_paths(output_dir: str | None, data_dir: str | None) -> None:
+    """Folders the command will write: refused now, before any work, if they cannot be."""
+    from runner.cli.output_paths import check_output_dir
+
+    if output_dir:
+        check_output_dir(output_dir, "--output-dir")
+    if data_dir:
+        check_output_dir(data_dir, "--data-dir")
+
+
 def cmd_decode(args) -> int:
+    from runner.cli.output_paths import check_input_file, check_output_file
     from runner.inference import decode_file
 
+    check_input_file(args.from_file, "--from-file")
+    check_output_file(args.to_file, "--to-file")  # before minutes of decoding, not after
     count = decode_file(args.run_dir, args.from_file, args.to_file, args.checkpoint, args.data_dir, args.overrides)
     print(f"decoded {count} lines -> {args.to_file}", file=sys.stderr)
     return 0

@@ -149,8 +149,8 @@ def _sampling(args):
 def _check_sampling(args) -> None:
     from runner.specs.errors import SpecError
 
-    if args.temperature < 0:
-        raise SpecError(f"--temperature must be >= 0 (0 = greedy), got {args.temperature}")
+    if not 0 <= args.temperature <= 1e6:  # also refuses nan and inf
+        raise SpecError(f"--temperature must be a finite number >= 0 (0 = greedy), got {args.temperature}")
     if args.top_k < 0:
         raise SpecError(f"--top-k must be >= 0 (0 = no limit), got {args.top_k}")
     if not 0 < args.top_p <= 1:

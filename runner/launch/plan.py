@@ -145,7 +145,7 @@ def describe(plan: LaunchPlan, experiment: Any, cpu_count: int | None = None) ->
         ("workers", f"{plan.workers} x ({per_worker}), torch.distributed backend {plan.backend}"
                     + (f", TPU topology {plan.tpu_topology} (untested here)" if plan.accelerator == "tpu" else "")),
         ("global batch", plan.global_batch),
-        ("steps", f"{plan.steps} (eval every {experiment.train.eval_every}, "
+        ("steps", f"{_steps_text(plan.steps, experiment)} (eval every {experiment.train.eval_every}, "
                   f"checkpoint every {experiment.train.checkpoint_every or experiment.train.eval_every}, "
                   f"keep {plan.keep_checkpoints})"),
         ("failures", f"restart from the last checkpoint up to {plan.max_failures} times"
@@ -157,3 +157,11 @@ def describe(plan: LaunchPlan, experiment: Any, cpu_count: int | None = None) ->
                      f"'{experiment.tracking.experiment_name or experiment.recipe}')"),
     ]
     return rows
+
+
+def _steps_text(steps: int, experiment: Any) -> str:
+    budget = experiment.train.time_budget_minutes
+    replay = getattr(experiment, "replay_steps", None)
+    if replay:
+        return f"{replay} (--replay-steps: the {budget:g}-minute time budget off; the schedule still spans {steps})"
+    return f"{steps}, or {budget:g} minutes of training if sooner" if budget else str(steps)

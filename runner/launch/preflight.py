@@ -1,4 +1,4 @@
-"""What `runner run --dry-run` checks before anything trains: room for the workers, the data, the budget.
+"""What `runner run --dry-run` checks before anything trains: room for the workers, and the data.
 
 - Resources: against the running cluster named by --address / RAY_ADDRESS (joined briefly, its
   alive nodes read, left running), else against this machine as the embedded Ray would see it
@@ -8,7 +8,7 @@
 - Data: the problem's source as datagen will use it (a local folder and its split files, a hub
   dataset, a generator) and whether this spec's cache folder already holds it; a local folder
   that is missing is named as missing (with the hub fallback it would try).
-- The time budget (train.time_budget_minutes) next to the step count.
+The time budget is in the plan's own `steps` row (plan.describe).
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ def check(plan: LaunchPlan, experiment: Any) -> Preflight:
     result = Preflight()
     _resources(plan, result)
     _data(plan, experiment, result)
-    budget = experiment.train.time_budget_minutes
-    result.rows.append(("time budget", f"{budget:g} min of training, then a final eval and the test split "
-                        f"(at most {plan.steps} steps)" if budget else
-                        f"none (train.time_budget_minutes: 0): the run takes all {plan.steps} steps"))
     return result
 
 

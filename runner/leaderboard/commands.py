@@ -29,7 +29,49 @@ _NOT_VALUES = {"name", "description", "family"}
 # `NAME=value` before `runner run` sets an environment variable for the run, as in a shell; e.g.
 # OMP_NUM_THREADS=1 pins torch's CPU thread count, so a bit-exact result does not depend on how
 # many cores the reproducing machine has (and a shared machine does not stall its threads).
-_ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+# Records come from contributors and `reproduce` runs their commands, so only harmless thread
+# counts are allowed: PYTHONPATH, LD_PRELOAD and the like would run code nobody asked for.
+_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+ALLOWED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS")
+_THREAD_COUNT = re.compile(r"^[1-9][0-9]{0,3}$")
+# The only `runner run` options a record's command may carry: the spec (recipe, -o) and where the
+# run goes (replaced by reproduce). --address would join a stranger's cluster, --data-dir read or
+# write data elsewhere, --record write into the leaderboard being checked.
+_ALLOWED_FLAGS = ("-o", "--override", "--output-dir", "--in-process")
+
+
+def check_env(env: list[tuple[str, str]] | tuple[tuple[str, str], ...], command: str,
+              where: Location | None = None) -> None:
+    """Refuse any environment setting but a thread count (ALLOWED_ENV=<1..9999>)."""
+    for name, value in env:
+        if name not in ALLOWED_ENV or not _THREAD_COUNT.match(value):
+            raise SpecError(
+                f"the command sets {name}={value!r}; a record's command may set only thread counts "
+                f"({', '.join(ALLOWED_ENV)}) to a whole number, because `leaderboard reproduce` runs it: remove "
+                f"the setting (in {command!r})", where, "command")
+
+
+def _check_options(tokens: list[str], command: str, where: Location | None) -> None:
+    for token in tokens[2:]:
+        if token.startswith("-") and token.split("=", 1)[0] not in _ALLOWED_FLAGS and not token.startswith("-o"):
+            raise SpecError(
+                f"a record's command may carry only the recipe and its spec options "
+                f"({', '.join(_ALLOWED_FLAGS)}); remove {token.split('=', 1)[0]} from {command!r}", where, "command")
+
+
+def check_recipe(run: "RunCommand", root: Path, where: Location | None = None) -> None:
+    """The recipe is a catalog name or a file inside the repository `root`, never a file elsewhere on the
+    machine (whose plugins a reproduction would import)."""
+    recipe = run.recipe
+    if not ("/" in recipe or recipe.endswith((".yaml", ".yml"))):
+        return  # a catalog name
+    top = Path(root).resolve()
+    path = (top / recipe).resolve()
+    if top != path and top not in path.parents:
+        raise SpecError(f"the recipe {recipe!r} is outside the repository {top}; a record's recipe must be a catalog "
+                        f"name or a file inside the repository, so every reproducer runs the same file",
+                        where, "command")
 
 
 @dataclass(frozen=True)
@@ -69,6 +111,8 @@ def parse(command: str, where: Location | None = None) -> RunCommand:
     if tokens[:2] != ["runner", "run"]:
         raise SpecError(f"expected a `[NAME=value ...] runner run RECIPE ...` command, got {command!r}",
                         where, "command")
+    check_env(env, command, where)
+    _check_options(tokens, command, where)
     from runner.cli import build_parser
 
     complaint = io.StringIO()
@@ -89,6 +133,7 @@ def resolve_command(command: str, root: Path, where: Location | None = None) -> 
     from runner.specs.resolve import resolve
 
     run = parse(command, where)
+    check_recipe(run, root, where)
     recipe = run.recipe
     if not Path(recipe).is_absolute() and (Path(root) / recipe).is_file():
         recipe = str(Path(root) / recipe)

@@ -11,8 +11,6 @@ not strings; bad input is a located `SpecError` (`path:line:col: field: what; ex
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runner.leaderboard.commands import parse
 from runner.leaderboard.paths import TIERS, record_file_name
 from runner.specs.errors import SpecError
-from runner.specs.experiment import _NOT_HASHED, Experiment
+from runner.specs.experiment import Experiment, stored_hash
 from runner.specs.loader import Document, load_yaml
 from runner.specs.metric_names import METRIC_MODES
 from runner.specs.validation import validate
@@ -30,7 +29,7 @@ from runner.specs.validation import validate
 FORMAT = 1
 Tier = Literal["cpu-ci", "cpu", "gpu"]
 _HEX64 = r"^[0-9a-f]{64}$"
-_RUNNER_RUN = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S* )*runner run ")
+_RUNNER_RUN = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=\S* )*runner run ")
 
 
 class _Strict(BaseModel):
@@ -86,6 +85,10 @@ class Record(_Strict):
         if not _RUNNER_RUN.match(command):
             raise ValueError("expected `runner run ...`, optionally after NAME=value environment settings "
                              "(reproduce re-runs it)")
+        try:
+            parse(command)  # only thread-count settings, spec options and a recipe inside the repository
+        except SpecError as exc:
+            raise ValueError(exc.items[0][2]) from None
         return command
 
     @property
@@ -161,16 +164,3 @@ def verify(record: Record, doc: Document) -> Experiment:
     if errors:
         raise SpecError.merge(errors)
     return experiment
-
-
-def stored_hash(experiment: dict[str, Any]) -> str:
-    """The hash of an embedded spec as stored, without today's schemas (see experiment.canonical_json).
-
-    Only used to say *why* a record fails to verify: a record whose stored spec still hashes to
-    its spec_hash is intact, and the code's schemas moved on; otherwise it was edited.
-    """
-    data = {k: v for k, v in experiment.items() if k not in _NOT_HASHED}
-    data = {k: ({kk: vv for kk, vv in v.items() if kk != "description"} if isinstance(v, dict) else v)
-            for k, v in data.items()}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

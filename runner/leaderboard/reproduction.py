@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from runner.leaderboard.build import load_entries
-from runner.leaderboard.commands import parse
+from runner.leaderboard.commands import check_recipe, parse
 from runner.leaderboard.paths import repo_root
-from runner.leaderboard.record import TIERS
+from runner.leaderboard.record import TIERS, Record
 from runner.leaderboard.tables import Entry
 from runner.specs.errors import SpecError
 
@@ -79,15 +79,17 @@ def reproduce(
                 on_done(result)
         return results
 
-    chosen, done = _rerun_each_command(root, tier, jobs, data_dir, names, judge)
+    chosen, done = _rerun_each_command(root, tier, jobs, data_dir, names, judge, replay=True)
     order = {entry.file_name: i for i, entry in enumerate(chosen)}
     return sorted(done, key=lambda r: order[r.entry.file_name])
 
 
 def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str | None,
                         names: list[str] | tuple[str, ...],
-                        judge: Callable[[list[Entry], Path, float, str], list[T]]) -> tuple[list[Entry], list[T]]:
-    """Select records, run each distinct command once (`jobs` at a time) into a temporary folder,
+                        judge: Callable[[list[Entry], Path, float, str], list[T]],
+                        replay: bool) -> tuple[list[Entry], list[T]]:
+    """Select records, run each distinct command once (`jobs` at a time) into a temporary folder
+    (with `replay`, a time-budgeted record's run replays its recorded steps, see `replay_steps`),
     and hand `judge` the records sharing that command, the run folder (alive only during the call),
     the seconds it took and its failure message ('' when it succeeded).
     Returns the selected records and everything `judge` returned, in no particular order."""
@@ -102,7 +104,8 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
         def one(numbered: tuple[int, list[Entry]]) -> list[T]:
             index, entries = numbered
             out = Path(workdir) / f"run{index}"
-            seconds, failure = run_command(entries[0].record.command, out, Path(root), data_dir)
+            seconds, failure = run_command(entries[0].record.command, out, Path(root), data_dir,
+                                           replay_steps=replay_steps(entries[0].record) if replay else None)
             return judge(entries, out, seconds, failure)
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -110,10 +113,24 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
     return chosen, results
 
 
-def run_command(command: str, output_dir: Path, root: Path, data_dir: str | None) -> tuple[float, str]:
-    """Run a record's command with its output moved to `output_dir`; (seconds, failure message or '')."""
-    run = parse(command)
+def replay_steps(record: Record) -> int | None:
+    """The steps a time-budgeted record reached (its re-run replays them, budget off); None otherwise.
+
+    A time budget makes the step count depend on the machine's speed, and the result on the step
+    count: replaying the recorded steps compares the same training, on any machine.
+    """
+    return record.steps if record.experiment["train"].get("time_budget_minutes") else None
+
+
+def run_command(command: str, output_dir: Path, root: Path, data_dir: str | None,
+                replay_steps: int | None = None) -> tuple[float, str]:
+    """Run a record's command with its output moved to `output_dir` (and `--replay-steps N` when
+    given); (seconds, failure message or '')."""
+    run = parse(command)  # a thread-count setting at most; nothing else from the record reaches the process
+    check_recipe(run, repo_root(root))
     argv = [sys.executable, "-m", "runner", *run.with_output_dir(str(output_dir))]
+    if replay_steps is not None:
+        argv += ["--replay-steps", str(replay_steps)]
     env = {**os.environ, **dict(run.env)}
     if data_dir:
         env["RUNNER_DATA_DIR"] = data_dir
@@ -146,6 +163,10 @@ def compare(entry: Entry, run_dir: Path, data_dir: str | None, seconds: float) -
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return Reproduction(entry, None, False, seconds, f"the run reported {record.metric} = {value!r}")
     value = float(value)
+    replayed = replay_steps(record)
+    if replayed is not None and final.get("steps") != replayed:
+        return Reproduction(entry, value, False, seconds, f"the replay trained {final.get('steps')} steps, "
+                                                          f"not the record's {replayed}")
     fingerprint = data_fingerprint(experiment, data_dir)
     if fingerprint != record.data_fingerprint:
         return Reproduction(entry, value, False, seconds, f"different data: fingerprint {fingerprint[:12]}, "
@@ -156,6 +177,8 @@ def compare(entry: Entry, run_dir: Path, data_dir: str | None, seconds: float) -
     else:
         ok = abs(value - record.value) <= record.tolerance
         note = f"within ±{record.tolerance:g}" if ok else f"outside ±{record.tolerance:g}"
+    if replayed is not None:
+        note += f" (replayed {replayed} steps, time budget off)"
     return Reproduction(entry, value, ok, seconds, note)
 
 
@@ -176,6 +199,7 @@ def refresh(root: Path, tier: str | None = "cpu-ci", jobs: int = 1, data_dir: st
                                 tolerance=e.record.tolerance, data_dir=data_dir, leaderboard_dir=root,
                                 rebuild=False) for e in entries]
 
-    _, written = _rerun_each_command(root, tier, jobs, data_dir, names, rewrite)
+    # No replay: a refreshed time-budgeted record measures anew how many steps its budget holds.
+    _, written = _rerun_each_command(root, tier, jobs, data_dir, names, rewrite, replay=False)
     write_pages(root)
     return written

@@ -2,9 +2,11 @@
 
 T2T imagetransformer_cifar10_base ("2.90 bits/dim on CIFAR-10 with cross entropy"): 12
 decoder layers, hidden 512, filter 2048, 4 heads, local 1D attention with block_length 256,
-dropout 0.3 on sublayer outputs, batch 4 images, noam schedule with learning rate 0.5 and 4000
-warmup steps (= constant 0.5 * linear_warmup * rsqrt_decay * rsqrt_hidden_size), Adam beta2
-0.98, initializer gain 0.2, no label smoothing, unconditional. T2T used post-norm ("dan")
+dropout 0.3 on sublayer outputs, batch 4 images, legacy "noam" schedule with learning rate 0.5
+and 4000 warmup steps, Adam beta2 0.98, initializer gain 0.2, no label smoothing, unconditional.
+T2T's legacy_learning_rate_schedule computes noam as 5000 * hidden^-0.5 * min(step * warmup^-1.5,
+step^-0.5) and multiplies Adam rates by 0.002, i.e. 10 x learning_rate under the factor schedule:
+constant 5.0 * linear_warmup * rsqrt_decay * rsqrt_hidden_size. T2T used post-norm ("dan")
 layers there; the shared blocks are pre-norm.
 """
 
@@ -39,7 +41,7 @@ class ImageTransformerHparams(TransformerArchitecture, TrainingHparams):
         False, description="Must be false: inputs are embedded per channel, outputs are intensity levels.")
 
     optimizer_adam_beta2: float = Field(0.98, ge=0.0, lt=1.0)
-    learning_rate_constant: float = Field(0.5, gt=0.0)
+    learning_rate_constant: float = Field(5.0, gt=0.0)
     learning_rate_warmup_steps: int = Field(4000, ge=0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     initializer_gain: float = Field(0.2, gt=0.0)

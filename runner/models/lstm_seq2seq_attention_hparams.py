@@ -3,9 +3,10 @@
 Defaults come from T2T's lstm_seq2seq / lstm_attention_base (hidden 128, 2 layers, batch 1024,
 uniform_unit_scaling gain 1.0, no weight decay) on top of basic_params1 (dropout 0.2, adam
 beta1 0.85 / beta2 0.997 / eps 1e-6, clip_grad_norm 2.0, label smoothing 0.1, warmup 100).
-basic_params1's "legacy" schedule (learning_rate 0.1) has no exact factor form; we use
-constant 0.1 * linear_warmup * rsqrt_decay, which peaks at 0.1 / sqrt(100) = 0.01 after warmup
-and decays as 1/sqrt(step), a setting Adam trains LSTMs with reliably.
+basic_params1's "legacy" schedule (learning_rate 0.1, no decay) warms up exponentially from 1%
+over 100 steps and then stays constant; legacy_learning_rate_schedule multiplies Adam rates by
+0.002, so T2T trains at 2e-4: constant 2e-4 * exp_warmup. T2T's lstm_attention (the catalog's
+lstm_attention_base) uses Bahdanau attention; the schema's default score function is Luong's.
 """
 
 from typing import Literal
@@ -30,7 +31,7 @@ class LSTMSeq2SeqHparams(TrainingHparams):
     batch_size: int = Field(1024, gt=0, description="Tokens per worker micro-batch (T2T lstm_seq2seq).")
     optimizer_adam_beta1: float = Field(0.85, ge=0.0, lt=1.0)
     optimizer_adam_epsilon: float = Field(1e-6, gt=0.0)
-    learning_rate_schedule: str = "constant*linear_warmup*rsqrt_decay"
-    learning_rate_constant: float = Field(0.1, gt=0.0)
+    learning_rate_schedule: str = "constant*exp_warmup"
+    learning_rate_constant: float = Field(2e-4, gt=0.0)
     learning_rate_warmup_steps: int = Field(100, ge=0)
     clip_grad_norm: float = Field(2.0, ge=0.0)

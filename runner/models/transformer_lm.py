@@ -6,7 +6,11 @@ Prepend modes (T2T's transformer_prepend, e.g. summarization): ONE sequence
 where the separator doubles as the decoder start symbol, so the target part of the sequence
 is exactly `shift_right(targets)` and the model's decode(memory, prefix) runs inputs + prefix.
 Logits are returned only for the target part, so they line up with batch["targets"] and the
-loss covers targets only (T2T's weights_prepend_inputs_to_targets).
+loss covers targets only (T2T's weights_prepend_inputs_to_targets). With prepend_loss
+"sequence" (T2T's training of prepend_inputs_masked_attention), training scores the whole
+sequence: `training_targets(batch)` gives the labels (inputs[1:], the separator as padding,
+targets) and the training forward returns logits for every position. The first input token
+has no start symbol before it, so it is the one token T2T scores that this does not.
 
 Padding inside the sequence (the inputs' padding sits before the separator) is masked as keys
 and skipped by the positions, so a token's position and output do not depend on how much
@@ -49,6 +53,7 @@ class TransformerLM(nn.Module):
         super().__init__()
         hp = hparams
         self.prepend_mode, self.pad_id = hp.prepend_mode, pad_id
+        self.sequence_loss = getattr(hp, "prepend_loss", "targets") == "sequence"
         self.moe_loss_coef, self.embedding_dropout = hp.moe_loss_coef, hp.layer_prepostprocess_dropout
         self.embedding = TokenEmbedding(vocab_size, hp.hidden_size, pad_id)
         tied = self.embedding if hp.shared_embedding_and_softmax_weights else None
@@ -64,6 +69,20 @@ class TransformerLM(nn.Module):
         reference = batch["inputs"] if "inputs" in batch else require(batch, "targets", "transformer_lm")
         return {"inputs": reference.new_zeros(reference.shape[0], 0, dtype=torch.long)}
 
+    def _whole_sequence(self) -> bool:
+        return self.sequence_loss and self.training
+
+    def training_targets(self, batch: dict[str, Tensor]) -> Tensor:
+        """The labels the training logits line up with (the loop's hook): batch["targets"], or
+        with prepend_loss 'sequence' the next token of inputs + separator + targets at every position
+        (padding and the separator, id pad, are not scored)."""
+        targets = require(batch, "targets", "transformer_lm")
+        if not self.sequence_loss:
+            return targets
+        inputs = require(batch, "inputs", "transformer_lm (prepend_loss=sequence)")
+        separator = inputs.new_full((inputs.shape[0], 1), self.pad_id)
+        return torch.cat([inputs[:, 1:], separator, targets.to(inputs.dtype)], dim=1)
+
     def _decode(self, memory: dict[str, Tensor], prefix: Tensor) -> tuple[Tensor, Tensor | None]:
         inputs = memory["inputs"]
         source_length = inputs.shape[1]
@@ -77,6 +96,8 @@ class TransformerLM(nn.Module):
         x = self.positions(self.embedding(sequence), positions)
         mask = prepend_attention_mask(keep, source_length + 1, self.prepend_mode == "prepend_inputs_full_attention")
         hidden, aux = self.decoder(F.dropout(x, self.embedding_dropout, self.training), self_mask=mask)
+        if self._whole_sequence():
+            return self.softmax(hidden), aux  # every position is scored (training_targets)
         return self.softmax(hidden[:, source_length:]), aux  # project the target part only
 
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:

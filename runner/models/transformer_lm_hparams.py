@@ -2,9 +2,9 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from runner.models.hparams_base import TrainingHparams
+from runner.models.hparams_base import TrainingHparams, added_field
 from runner.models.transformer_hparams import TransformerArchitecture
 
 
@@ -18,3 +18,18 @@ class TransformerLMHparams(TransformerArchitecture, TrainingHparams):
         "summarization); 'full_attention' lets input positions attend to each other both ways, "
         "'masked_attention' keeps the whole sequence causal.",
     )
+    prepend_loss: Literal["targets", "sequence"] = added_field(
+        "targets",
+        description="What training scores in prepend mode. 'targets': the targets only. 'sequence': the "
+        "whole inputs + separator + targets sequence, as T2T trains prepend_inputs_masked_attention "
+        "(weights_nonzero over its concatenated targets); eval scores the targets only either way.",
+    )
+
+    @model_validator(mode="after")
+    def _sequence_loss_needs_masked_prepend(self) -> "TransformerLMHparams":
+        if self.prepend_loss == "sequence" and self.prepend_mode != "prepend_inputs_masked_attention":
+            raise ValueError(
+                f"prepend_loss='sequence' needs prepend_mode='prepend_inputs_masked_attention' (got "
+                f"'{self.prepend_mode}'): with full attention an input position sees the inputs after it, "
+                "so T2T trains that mode on the targets only; set prepend_loss: targets")
+        return self

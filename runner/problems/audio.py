@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -21,11 +22,13 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
+from runner.specs.errors import SpecError
+
 PCM_DTYPES = {1: np.uint8, 2: np.int16, 4: np.int32}  # sample width (bytes) -> numpy dtype
 
 
-class AudioError(ValueError):
-    """An audio file that cannot be used as-is; the message names the file."""
+class AudioError(SpecError, ValueError):
+    """An audio file that cannot be used as-is; the message names the file (bad input: exit 2)."""
 
 
 def read_wav(path: str | Path | BinaryIO, expected_rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -39,8 +42,9 @@ def read_wav(path: str | Path | BinaryIO, expected_rate: int | None = None) -> t
             raw = f.readframes(frames)
     except FileNotFoundError:
         raise AudioError(f"{path}: no such WAV file") from None
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AudioError(f"{path}: cannot read as a WAV file ({exc}); expected a PCM RIFF/WAVE file") from None
+    except (wave.Error, EOFError, OSError, ValueError, struct.error, MemoryError) as exc:
+        raise AudioError(f"{path}: cannot read as a WAV file ({exc or type(exc).__name__}); expected a PCM "
+                         "RIFF/WAVE file") from None
     if width not in PCM_DTYPES:
         raise AudioError(f"{path}: {8 * width}-bit samples are not supported; expected 8, 16 or 32-bit PCM")
     if expected_rate is not None and rate != expected_rate:

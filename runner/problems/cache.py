@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Bump when the on-disk layout or the encoding code changes meaning, so old caches are not reused.
 CACHE_FORMAT = 1
 META_FILE = "meta.json"
+_FILES_KEY = "files"  # meta.json's manifest: relative path -> size in bytes
 
 # Files up to this size are always hashed in full (a few ms); bigger ones reuse a hash recorded
 # with their (size, mtime, inode) in data_dir/.source-hashes.json, as git's index does.
@@ -106,8 +107,31 @@ def cache_folder(data_dir: Path, problem_name: str, fp: str) -> Path:
 
 
 def is_complete(folder: Path) -> bool:
-    # meta.json is written last inside the temporary folder, and the folder is renamed whole.
-    return (folder / META_FILE).is_file()
+    """meta.json is written last inside the temporary folder, and the folder is renamed whole; a
+    folder damaged later (a file deleted or truncated, meta.json cut short) is not complete."""
+    return damage(folder) is None and (folder / META_FILE).is_file()
+
+
+def damage(folder: Path) -> str | None:
+    """What is wrong with an existing cache folder ('' never), or None when it looks whole (or is absent)."""
+    if not folder.exists():
+        return None
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{META_FILE} is missing"
+    except (OSError, ValueError) as exc:
+        return f"{META_FILE} cannot be read ({exc})"
+    if not isinstance(meta, dict):
+        return f"{META_FILE} is not a JSON object"
+    for name, size in (meta.get(_FILES_KEY) or {}).items():  # folders written before the manifest have none
+        try:
+            actual = (folder / name).stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if actual != size:
+            return f"{name} has {actual} bytes, not the {size} it was written with"
+    return None
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -115,12 +139,23 @@ def read_meta(folder: Path) -> dict[str, Any]:
 
 
 def ensure(folder: Path, generate: Callable[[], None]) -> None:
-    """Run `generate` unless `folder` is complete; one process at a time per folder."""
+    """Run `generate` unless `folder` is complete; one process at a time per folder.
+
+    A damaged folder (see `damage`) is moved aside and rebuilt, with a warning naming it, rather
+    than failing every later run."""
     if is_complete(folder):
         return
     with generation_lock(folder):
-        if not is_complete(folder):  # another worker may have finished while we waited
-            generate()
+        if is_complete(folder):  # another worker may have finished while we waited
+            return
+        problem = damage(folder)
+        if problem is not None or folder.exists():
+            log.warning("datagen: the cache folder %s is damaged (%s); rebuilding it", folder,
+                        problem or "incomplete")
+            aside = folder.with_name(f".{folder.name}.damaged-{os.getpid()}")
+            os.rename(folder, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        generate()
 
 
 @contextlib.contextmanager
@@ -147,6 +182,8 @@ def atomic_folder(final: Path, meta: dict[str, Any]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
+        # A manifest of every file's size, so a folder damaged later is noticed and rebuilt.
+        meta[_FILES_KEY] = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
         _write_json_atomic(tmp / META_FILE, meta)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; other users/workers must read the cache
         try:

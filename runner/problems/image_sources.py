@@ -115,15 +115,19 @@ def _npz(spec: _ImageProblem, paths: dict[str, Path]) -> ImageSourcePlan:
     return ImageSourcePlan("local", str(paths["train"].parent), list(paths.values()), read)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # format png_folders reads PNG and JPEG files (case-insensitive)
+
+
 def _png_folders(spec: _ImageProblem, paths: dict[str, Path]) -> ImageSourcePlan:
     files: dict[str, list[tuple[Path, str]]] = {}
     for split, folder in paths.items():
         if not folder.is_dir():
             raise SpecError(f"missing {split} split: no folder {folder}", field=f"problem.source.files.{split}")
-        files[split] = [(png, d.name) for d in sorted(p for p in folder.iterdir() if p.is_dir())
-                        for png in sorted(d.glob("*.png"))]
+        files[split] = [(image, d.name) for d in sorted(p for p in folder.iterdir() if p.is_dir())
+                        for image in sorted(d.iterdir()) if image.suffix.lower() in IMAGE_SUFFIXES]
         if not files[split]:
-            raise SpecError(f"{folder}: no PNG files in class sub-folders (expected {folder}/<class>/*.png)")
+            raise SpecError(f"{folder}: no PNG or JPEG files in class sub-folders (expected "
+                            f"{folder}/<class>/*.png or *.jpg)")
     classes = sorted({name for _, name in files["train"]})
 
     def read(split: str) -> Arrays:

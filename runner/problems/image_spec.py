@@ -35,8 +35,8 @@ class ImageSource(Spec):
         "repository root. When it does not exist, `hub` is used.")
     format: Literal["npz", "png_folders"] = Field(
         "npz", description="npz: one .npz per split with x (uint8 [N, H, W] or [N, H, W, C]) and y ([N] class "
-        "ids; optional for generation). png_folders: per split a folder with one sub-folder of PNGs per class; "
-        "class ids follow the sorted sub-folder names.")
+        "ids; optional for generation). png_folders: per split a folder with one sub-folder of PNG or JPEG "
+        "files per class; class ids follow the sorted sub-folder names.")
     files: dict[SplitName, str] = Field(
         default_factory=lambda: {"train": "train.npz", "eval": "eval.npz", "test": "test.npz"},
         description="The file (npz) or folder (png_folders) of each split, relative to `path`.")

@@ -98,22 +98,52 @@ def _split_files(source: TextSource, folder: Path, split: str, two_sided: bool) 
     return paths
 
 
+MAX_LINE_BYTES = 1 << 20  # one example per line: a longer line is the wrong file, not an example
+_CHUNK = 1 << 24
+
+
 def _read_lines(path: Path) -> list[str]:
+    """The file's lines, read in chunks so that one absurdly long line is refused before it is in memory."""
     opener = gzip.open if path.suffix == ".gz" else open
+    lines: list[bytes] = []
+    pending = b""
     try:
         with opener(path, "rb") as f:
-            data = f.read()
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+            while chunk := f.read(_CHUNK):
+                data = pending + chunk
+                cut = data.rfind(b"\n")
+                pending = data[cut + 1:]
+                if cut >= 0:
+                    before = len(lines)
+                    lines.extend(data[:cut].split(b"\n"))
+                    _check_line_lengths(path, lines, before)
+                if len(pending) > MAX_LINE_BYTES:
+                    _too_long(path, len(lines) + 1)
     except (OSError, EOFError) as exc:  # e.g. a truncated or non-gzip .gz file
         raise SpecError(f"{path}: cannot read: {exc}") from None
+    if pending:
+        lines.append(pending)
     # Split on '\n' only: str.splitlines() also breaks on rare separators (U+2028, \x1c...) that
     # may occur inside a sentence, which would silently misalign the two sides.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
+    text = []
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            text.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{path}:{lineno}:{exc.start + 1}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                            "save the file as UTF-8") from None
+    return text
+
+
+def _check_line_lengths(path: Path, lines: list[bytes], start: int) -> None:
+    """Only the lines added since `start` (each chunk's), so the check stays linear."""
+    if len(lines) > start and max(map(len, lines[start:])) > MAX_LINE_BYTES:
+        _too_long(path, next(i for i in range(start, len(lines)) if len(lines[i]) > MAX_LINE_BYTES) + 1)
+
+
+def _too_long(path: Path, lineno: int):
+    raise SpecError(f"{path}:{lineno}: the line is longer than {MAX_LINE_BYTES:,} bytes; a data file holds one "
+                    "example per line (is this the right file?)")
 
 
 def _check_no_empty(path: Path, lines: list[str]) -> None:
@@ -188,10 +218,20 @@ def _records_reader(source: TextSource, files: dict[str, list[Path]], two_sided:
 
 
 def _iter_records(path: Path, fmt: str):
+    try:
+        yield from _records(path, fmt)
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (bad byte at offset {exc.start} of a line); save the file as "
+                        "UTF-8") from None
+
+
+def _records(path: Path, fmt: str):
     if fmt == "jsonl":
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
+            for lineno, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), ""), 1):
+                if len(line) > MAX_LINE_BYTES:
+                    _too_long(path, lineno)
                 if not line.strip():
                     continue
                 try:
@@ -200,7 +240,11 @@ def _iter_records(path: Path, fmt: str):
                     raise SpecError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
     elif fmt == "csv":
         with open(path, newline="", encoding="utf-8") as f:
-            yield from csv.DictReader(f)
+            reader = csv.DictReader(f)
+            try:
+                yield from reader
+            except csv.Error as exc:  # e.g. a field over csv's size limit
+                raise SpecError(f"{path}:{reader.line_num}: cannot read as CSV: {exc}") from None
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 

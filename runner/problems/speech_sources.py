@@ -118,8 +118,14 @@ def _scan_split(folder: Path, split: str) -> list[tuple[Path, str, str]]:
     return items
 
 
+def _parts(spelled: str) -> list[str]:
+    """'a+b' -> ['a', 'b']: one split made of several folders or hub splits, in order."""
+    return [part.strip() for part in spelled.split("+")]
+
+
 def _librispeech_folder(spec: SpeechProblem, root: Path) -> SpeechSourcePlan:
-    scanned = {split: _scan_split(root / spec.source.splits[split], split) for split in SPLITS}
+    scanned = {split: [item for part in _parts(spec.source.splits[split]) for item in _scan_split(root / part, split)]
+               for split in SPLITS}
     files = sorted({p for items in scanned.values() for wav, _, _ in items
                     for p in (wav, *wav.parent.glob("*.trans.txt"))})
 
@@ -158,10 +164,12 @@ def _hub_utterances(spec: SpeechProblem, split: str) -> Iterator[Utterance]:
     hub: SpeechHubSource = spec.source.hub
     data = load_hub_dataset(hub)
     hub_split = hub.splits[split]
-    if hub_split not in data:
-        raise SpecError(f"hub dataset '{hub.dataset}' has no split '{hub_split}' (it has: {', '.join(data)})",
-                        field=f"problem.source.hub.splits.{split}")
-    dataset = data[hub_split]
+    parts = _parts(hub_split)  # 'a+b': several hub splits joined, in order
+    for part in parts:
+        if part not in data:
+            raise SpecError(f"hub dataset '{hub.dataset}' has no split '{part}' (it has: {', '.join(data)})",
+                            field=f"problem.source.hub.splits.{split}")
+    dataset = data[parts[0]] if len(parts) == 1 else datasets.concatenate_datasets([data[p] for p in parts])
     for name in (hub.audio_field, hub.target_field, hub.speaker_field):
         if name is not None and name not in dataset.column_names:
             raise SpecError(f"hub dataset '{hub.dataset}' split '{hub_split}' has no field '{name}' "

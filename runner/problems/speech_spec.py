@@ -41,7 +41,8 @@ class SpeechSource(Spec):
         "recordings, joined into utterances as `utterances` says.")
     splits: dict[SplitName, str] = Field(
         default_factory=lambda: {"train": "train", "eval": "dev", "test": "test"},
-        description="librispeech layout: the sub-folder of `path` for each split.")
+        description="librispeech layout: the sub-folder of `path` for each split; 'a+b' joins several, in "
+        "order (T2T's 960 h librispeech trains on train-clean-100+train-clean-360+train-other-500).")
     hub: SpeechHubSource | None = None
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ MAX_FLOAT = 1e12  # any other number's magnitude
 RULES: tuple[tuple[re.Pattern, float, str], ...] = tuple(
     (re.compile(pattern), limit, what) for pattern, limit, what in (
         (r"^batch_size$", 1 << 24, "a batch size"),
+        (r"^(train|eval|test)_size$|_examples$", 1 << 30, "a number of examples"),
         (r"(^|_)size$|_width$|_channels$|^max_length$|^extra_length$", 1 << 20, "a size or length"),
         (r"^num_|_layers$|_heads$|_experts$|_masks$|_branches$", 4096, "a count of layers, heads or experts"),
         (r"learning_rate_constant$|^lr$", 1e3, "a learning rate"),

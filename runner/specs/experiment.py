@@ -13,14 +13,14 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny, model_validator
 
 from runner.models.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
 
-_NOT_HASHED = ("recipe", "description", "tracking", "global_batch", "spec_hash")
+_NOT_HASHED = ("recipe", "description", "tracking", "global_batch", "spec_hash", "replay_steps")
 # Notes about a section that change nothing trained (the problem's T2T provenance).
 _NOTES = ("description",) + PROBLEM_NOTES
 
@@ -51,6 +51,20 @@ class Experiment(Spec):
     plugins: list[str] = Field(default_factory=list)
     global_batch: GlobalBatch
     spec_hash: str = ""
+    # `runner run --replay-steps N`: train exactly N steps with the time budget off. Not hashed: it
+    # repeats a time-budgeted run of this very spec (its LR schedule, data order and seeds) up to
+    # the step that run reached, so a reproduction compares like with like on any machine speed.
+    replay_steps: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _replay_needs_a_budget(self):
+        if self.replay_steps is not None:
+            if not self.train.time_budget_minutes:
+                raise ValueError("replay_steps replays a time-budgeted run; this spec has no train.time_budget_minutes "
+                                 "(set train.steps instead)")
+            if self.replay_steps > self.train.steps:
+                raise ValueError(f"replay_steps {self.replay_steps} is more than train.steps {self.train.steps}")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -60,7 +74,13 @@ class Experiment(Spec):
         """Rebuild an experiment (e.g. inside a Ray worker) with the right subclasses."""
         from runner import registry
 
-        registry.import_plugins(plugin_modules(data))
+        # Plugins are code: import the ones an experiment names only once its values are known to be
+        # the ones that were hashed (a hand-edited run folder or record names no module to import).
+        modules = plugin_modules(data)
+        if modules and not verified_before_import(data):
+            raise ValueError("spec_hash does not match the experiment's values (was it edited by hand?); its "
+                             f"plugins ({', '.join(map(str, modules))}) were not imported")
+        registry.import_plugins(modules)
         problem_cls = registry.family(data["problem"]["family"]).config_class()
         hparams_cls = registry.model(data["model"]["implementation"]).config_class()
         fields = dict(data)
@@ -80,25 +100,52 @@ class Experiment(Spec):
 def plugin_modules(experiment: "Experiment | dict[str, Any]") -> list[str]:
     """Every module the experiment needs imported: the recipe's, the model's and the problem's plugins."""
     data = experiment if isinstance(experiment, dict) else experiment.to_dict()
-    found = list(data.get("plugins") or []) + list(data["model"].get("plugins") or []) \
-        + list(data["problem"].get("plugins") or [])
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a mapping of the experiment's sections, got {type(data).__name__}")
+    sections = [data, data.get("model"), data.get("problem")]
+    found = [m for section in sections if isinstance(section, dict) for m in (section.get("plugins") or [])]
     return list(dict.fromkeys(found))
 
 
 def canonical_json(experiment: Experiment) -> str:
-    data = experiment.to_dict()
-    for key in _NOT_HASHED:
-        data.pop(key, None)
-    for section in data.values():
-        if isinstance(section, dict):
-            for note in _NOTES:
-                section.pop(note, None)
+    return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)))
+
+
+def _canonical(data: dict[str, Any], added_defaults: dict[str, Any]) -> str:
+    data = {k: v for k, v in data.items() if k not in _NOT_HASHED}
+    data = {k: ({kk: vv for kk, vv in v.items() if kk not in _NOTES} if isinstance(v, dict) else v)
+            for k, v in data.items()}
     # A field added after results were recorded is hashed only once it leaves its default (the
     # behaviour from before it existed), so experiments recorded earlier keep their spec_hash.
-    for name, default in unhashed_defaults(type(experiment.hparams)).items():
-        if data["hparams"].get(name) == default:
-            data["hparams"].pop(name)
+    if isinstance(data.get("hparams"), dict):
+        data["hparams"] = {k: v for k, v in data["hparams"].items()
+                           if not (k in added_defaults and v == added_defaults[k])}
     return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = None) -> str:
+    """The hash of an experiment as stored (a run folder's experiment.yaml, a record's embedded spec),
+    computed without validating it and without importing anything."""
+    try:
+        return hashlib.sha256(_canonical(data, added_defaults or {}).encode("utf-8")).hexdigest()
+    except (TypeError, ValueError, AttributeError):  # not JSON-able: it cannot match any hash
+        return ""
+
+
+def verified_before_import(data: Any) -> bool:
+    """Whether a stored experiment's values hash to its spec_hash, judged before any plugin is imported
+    (a built-in model's added hparams defaults are known without plugins; a plugin model's are not needed)."""
+    if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):
+        return False
+    if stored_hash(data) == data["spec_hash"]:
+        return True
+    from runner import registry
+
+    try:
+        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+    except Exception:  # noqa: BLE001 - a plugin's model (not imported yet) or a malformed section
+        return False
+    return stored_hash(data, unhashed_defaults(hparams_cls)) == data["spec_hash"]
 
 
 def _no_negative_zero(value: Any) -> Any:

@@ -46,6 +46,9 @@ def parse_cli(texts: list[str] | tuple[str, ...]) -> list[Override]:
     result = []
     for text in texts:
         where = Location(override=text)
+        if any("\ud800" <= c <= "\udfff" for c in text):  # bytes that were not UTF-8 on the command line
+            raise SpecError("the override is not valid UTF-8 text (the command line held other bytes); write it "
+                            "in UTF-8", where)
         key, sep, raw = text.partition("=")
         if not sep:
             raise SpecError("expected key=value, e.g. -o hparams.hidden_size=256", where)

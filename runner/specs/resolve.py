@@ -217,6 +217,8 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
     model = attempt(load_model, cat, ref("model"), at("model"), str(path)) if ref("model") else None
     hparams = attempt(resolve_hparams, cat, ref("hparams"), model, nested["hparams"], at("hparams"), str(path)) \
         if ref("hparams") and model is not None else None
+    if ref("hparams") and model is None:  # the set's own errors (an unknown name) do not depend on the model
+        attempt(load_hparams_chain, cat, ref("hparams"), at("hparams"), str(path))
     if recipe is not None and recipe.tune is not None and model is not None:
         tune_where = origins.get(("tune", "range")) or doc.where(("tune", "range"))
         found = attempt(resolve_range, cat, recipe.tune.range, tune_where, str(path))
@@ -270,10 +272,17 @@ def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...]
     def inner(name: str) -> Origins:
         return {path[1:]: where for path, where in origins.items() if path[0] == name and len(path) > 1}
 
-    from runner.specs.experiment import plugin_modules
+    from runner.specs.experiment import plugin_modules, verified_before_import
 
     problem_data, model_data, hparams_data = section("problem"), section("model"), section("hparams")
-    import_plugins(plugin_modules(data), doc.where(("plugins",)))
+    modules = plugin_modules(data)
+    if modules and recorded is not None and not verified_before_import(doc.data):
+        # Plugins are code: a file that records a spec_hash its values do not have was edited, and
+        # the modules it names are not imported (deleting the line makes it the user's own spec).
+        raise SpecError(f"its values do not hash to the spec_hash it records ({str(recorded)[:12]}), so its "
+                        f"plugins ({', '.join(map(str, modules))}) were not imported: was it edited by hand? To use "
+                        "the edited spec, delete the `spec_hash:` line", doc.where(("spec_hash",)), "spec_hash")
+    import_plugins(modules, doc.where(("plugins",)))
     try:
         problem_cls = registry.family(str(problem_data.get("family"))).config_class()
     except registry.UnknownName as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from runner.specs.base import PlainName, Spec
 from runner.specs.metric_names import METRIC_MODES
@@ -161,9 +161,25 @@ class TuneSpec(Spec):
         return self.mode or METRIC_MODES[self.objective]
 
 
+# Schemes MLflow's tracking client understands (a database URI may name a driver: postgresql+psycopg2).
+TRACKING_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks",
+                    "databricks-uc")
+
+
 class TrackingSpec(Spec):
     uri: str | None = Field(None, description="MLflow tracking URI; default MLFLOW_TRACKING_URI or sqlite:///mlflow.db.")
     experiment_name: str | None = Field(None, description="MLflow experiment; default: the recipe name.")
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str | None) -> str | None:
+        from urllib.parse import urlparse
+
+        scheme = urlparse(uri).scheme.split("+")[0] if uri else ""
+        if scheme not in TRACKING_SCHEMES:
+            raise ValueError(f"unknown tracking URI scheme '{scheme}'; expected sqlite:///PATH, http(s)://HOST:PORT, "
+                             "a database URI (postgresql://, mysql://) or a folder path")
+        return uri
 
 
 class RecipeSpec(Spec):

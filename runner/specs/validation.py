@@ -53,6 +53,8 @@ def _one(err: dict, cls: type, data: Any, doc: Document, prefix: tuple, origins:
         got = type(err.get("input")).__name__
         got = {"list": "a list", "str": "a string", "int": "a number", "float": "a number"}.get(got, got)
         message = f"expected a mapping of fields (key: value lines), got {got}"
+    elif kind == "int_type" and isinstance(err.get("input"), float) and err["input"].is_integer():
+        message = f"{err['input']!r} is a decimal number, but an integer is expected; write {int(err['input'])}"
     elif kind in _NUMBER_TYPES and isinstance(err.get("input"), str):
         text = err["input"]
         if _reads_as(kind, text):

@@ -1,7 +1,8 @@
 """What `runner runs` and `runner compare` read from MLflow: runner's runs, their params and metrics.
 
-A runner run is an MLflow run tagged `spec_hash` (see params.run_tags). Run ids may be given as
-unique prefixes, as git commits are.
+A runner run is an MLflow run tagged `spec_hash` (see params.run_tags). Runs may be named by
+their MLflow id, their spec_hash, or a unique prefix of either (as git commits are), or by their
+run folder.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def _recent_runs(uri: str, problem: str | None, limit: int) -> list[RunSummary]:
 
 
 def find_runs(uri: str, refs: list[str]) -> list[RunSummary]:
-    """The runs named by full ids or unique prefixes, in the order given; a clear error otherwise."""
+    """The runs named by refs, in the order given; a clear error otherwise. A ref is an MLflow run
+    id or a unique prefix of one, a spec_hash or a unique prefix (as `runner runs` and run folder
+    names show it), or a run folder (the run it tracked, from its mlflow_run.json or its tags)."""
     try:
         mlflow_client = _read_only_client(uri)
         ids = _experiment_ids(mlflow_client)
@@ -103,18 +106,46 @@ def find_runs(uri: str, refs: list[str]) -> list[RunSummary]:
         raise
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot read this store"
         raise _unreadable(uri, exc) from None
-    found = []
-    for ref in refs:
-        matches = [r for r in known if r.info.run_id.startswith(ref.lower())]
-        if not matches:
-            raise SpecError(f"no runner run with id or prefix '{ref}' at {display(uri)} "
-                            "(see `runner runs`; is MLFLOW_TRACKING_URI / --tracking-uri right?)", field="RUN")
-        if len(matches) > 1:
-            listed = ", ".join(r.info.run_id[:12] for r in matches[:5])
-            raise SpecError(f"run prefix '{ref}' matches {len(matches)} runs ({listed}); give more characters",
-                            field="RUN")
-        found.append(_summary(matches[0]))
-    return found
+    return [_summary(_one_run(known, ref, uri)) for ref in refs]
+
+
+def _one_run(known: list[Any], ref: str, uri: str) -> Any:
+    import os
+
+    if os.path.isdir(ref):
+        return _run_of_folder(known, ref, uri)
+    prefix = ref.lower()
+    by_id = [r for r in known if r.info.run_id.startswith(prefix)]
+    by_hash = [r for r in known if r.data.tags.get("spec_hash", "").startswith(prefix)]
+    matches = by_id + [r for r in by_hash if r not in by_id]
+    if not matches:
+        raise SpecError(f"no runner run with id or prefix '{ref}' (nor a spec_hash or run folder of that name) at "
+                        f"{display(uri)} (see `runner runs`; is MLFLOW_TRACKING_URI / --tracking-uri right?)",
+                        field="RUN")
+    if len(matches) > 1:
+        listed = "; ".join(f"run {r.info.run_id[:12]} spec_hash {r.data.tags.get('spec_hash', '')[:12]} in "
+                           f"{r.data.tags.get('output_dir', '?')}" for r in matches[:5])
+        raise SpecError(f"'{ref}' matches {len(matches)} runs ({listed}); give more characters, the MLflow run id, "
+                        "or the run folder", field="RUN")
+    return matches[0]
+
+
+def _run_of_folder(known: list[Any], folder: str, uri: str) -> Any:
+    """The run a run folder tracked: the id it remembers, else the newest run tagged with its path."""
+    import os
+
+    from runner.tracking.runs import read_run_file
+
+    remembered = read_run_file(folder) or {}
+    for run in known:
+        if run.info.run_id == remembered.get("run_id"):
+            return run
+    path = os.path.abspath(folder)
+    tagged = [r for r in known if r.data.tags.get("output_dir") == path]
+    if not tagged:
+        raise SpecError(f"no runner run at {display(uri)} was tracked from the folder {folder} (is it a run folder? "
+                        "was it tracked at another MLFLOW_TRACKING_URI / --tracking-uri?)", field="RUN")
+    return tagged[0]  # newest first
 
 
 def differing_params(runs: list[RunSummary]) -> dict[str, list[str | None]]:

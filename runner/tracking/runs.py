@@ -162,10 +162,11 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
 def read_run_file(output_dir: str) -> dict[str, Any] | None:
     path = os.path.join(output_dir, RUN_FILE)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
+        with open(path, encoding="utf-8") as f:
+            found = json.load(f)
+    except (OSError, ValueError):  # missing, truncated or not UTF-8: as if the run had no MLflow run yet
         return None
+    return found if isinstance(found, dict) else None
 
 
 def _remember(output_dir: str, run: TrackedRun) -> None:

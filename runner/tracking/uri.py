@@ -14,11 +14,11 @@ import stat
 from urllib.parse import urlparse
 
 from runner.specs.errors import SpecError
+from runner.specs.schemas import TRACKING_SCHEMES
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 _LOCAL_SCHEMES = ("", "file", "sqlite")
-# Schemes MLflow's tracking client understands (a database URI may name a driver: postgresql+psycopg2).
-KNOWN_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
+KNOWN_SCHEMES = TRACKING_SCHEMES
 CONNECT_TIMEOUT_S = 5.0  # an unreachable tracking server is reported after this long, not after MLflow's retries
 _SQLITE_HEADER = b"SQLite format 3\x00"
 

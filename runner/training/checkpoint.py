@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from runner.specs.errors import SpecError
 
 MODEL_FILE = "model.pt"
 STATE_FILE = "state.pt"
@@ -40,8 +43,8 @@ class DataPosition:
     index: int = 0
 
 
-class CheckpointError(ValueError):
-    """A checkpoint directory that is missing files or cannot be read."""
+class CheckpointError(SpecError, ValueError):
+    """A checkpoint directory that is missing files or cannot be read (bad input: the CLI exits 2)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,10 +115,27 @@ def new_staging_dir() -> str:
 def read_meta(directory: str) -> dict[str, Any]:
     path = os.path.join(directory, META_FILE)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: cannot read checkpoint metadata ({e}); is this a runner checkpoint?") from e
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot read checkpoint metadata ({e}); is this a runner checkpoint? "
+                              "(a damaged checkpoint folder can be deleted: training resumes from the one before)"
+                              ) from None
+    if not isinstance(meta, dict) or isinstance(meta.get("step"), bool) or not isinstance(meta.get("step"), int):
+        raise CheckpointError(f"{path}: checkpoint metadata without an integer 'step'; is this a runner checkpoint? "
+                              "(a damaged checkpoint folder can be deleted)")
+    return meta
+
+
+def _torch_load(path: str, map_location) -> Any:
+    """torch.load of one checkpoint file; a truncated or corrupt file is a CheckpointError naming it."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, KeyError) as e:
+        detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: cannot load the checkpoint file ({detail}); it is truncated or corrupt: delete "
+                              "its step_* folder (training resumes from the one before) or pass another --checkpoint"
+                              ) from None
 
 
 def load_checkpoint(
@@ -130,19 +150,25 @@ def load_checkpoint(
     for name in (MODEL_FILE, STATE_FILE):
         if not os.path.isfile(os.path.join(directory, name)):
             raise CheckpointError(f"{directory}: checkpoint is missing {name}")
-    _unwrap(model).load_state_dict(torch.load(os.path.join(directory, MODEL_FILE), map_location=map_location, weights_only=True))
-    state = torch.load(os.path.join(directory, STATE_FILE), map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    restore_rng(state["rng"])
-    return int(state["step"]), DataPosition(**state["position"])
+    weights = _torch_load(os.path.join(directory, MODEL_FILE), map_location)
+    state = _torch_load(os.path.join(directory, STATE_FILE), "cpu")
+    try:
+        _unwrap(model).load_state_dict(weights)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+        return int(state["step"]), DataPosition(**state["position"])
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
+        detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise CheckpointError(f"{directory}: the checkpoint does not fit this run's model and optimizer ({detail}); "
+                              "delete the step_* folder to resume from the one before") from None
 
 
 def load_model_state(directory: str, map_location: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     path = os.path.join(directory, MODEL_FILE)
     if not os.path.isfile(path):
         raise CheckpointError(f"{directory}: checkpoint is missing {MODEL_FILE}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    return _torch_load(path, map_location)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -24,6 +24,7 @@ final_metrics.json: a plain metric name always means the TEST split) and `done: 
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import resource
 import sys
@@ -44,6 +45,7 @@ from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.threads import pin_threads
 
 DEFAULT_LOG_EVERY = 100
 
@@ -75,6 +77,10 @@ def _distributed(world_size: int) -> bool:
     return world_size > 1 and dist.is_available() and dist.is_initialized()
 
 
+class NonFiniteLoss(RuntimeError):
+    """The training loss is NaN or infinite: training cannot recover, so the run fails with this message."""
+
+
 def micro_step_loss(
     model: torch.nn.Module,
     batch: dict[str, torch.Tensor],
@@ -84,15 +90,18 @@ def micro_step_loss(
     accumulation: int,
     pad_id: int,
     label_smoothing: float,
+    labels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(loss to backpropagate, this micro-batch's share of the step's per-token CE, aux loss).
 
     DDP averages gradients over workers, so each worker's CE sum is scaled by
     world_size / global_tokens: the averaged gradient is then the step's summed CE divided by
     the step's global token count. A model's aux_loss is averaged over the step's micro-batches.
+    `labels` (default batch["targets"]) are what the logits line up with: a model's
+    `training_targets(batch)` when it trains on more than the targets.
     """
     output = model(batch)
-    ce_sum = smoothed_loss_sum(output.logits, batch["targets"], pad_id, label_smoothing)
+    ce_sum = smoothed_loss_sum(output.logits, batch["targets"] if labels is None else labels, pad_id, label_smoothing)
     loss = ce_sum * (world_size / global_tokens)
     aux = getattr(output, "aux_loss", None)
     if aux is not None:
@@ -163,7 +172,8 @@ class _Run:
         step_batches = self.stream.take(self.world * accumulation)
         positions = list(range(self.rank, len(step_batches), self.world))  # i % world_size == rank
         mine = {i: collate(self.data, "train", step_batches[i]) for i in positions}
-        tokens = global_target_tokens(self.data, step_batches, mine, self.pad_id)
+        labels_of = getattr(self.model, "training_targets", None)  # e.g. T2T's prepend loss over the whole sequence
+        tokens = global_target_tokens(self.data, step_batches, mine, self.pad_id, labels_of)
         if tokens == 0:
             raise ValueError(f"step {self.step + 1}: its micro-batches hold no target tokens "
                              f"(every target equals target_pad_id={self.pad_id}); check the problem's data")
@@ -177,6 +187,7 @@ class _Run:
                     loss, ce_share, aux = micro_step_loss(
                         self.trained, batch, global_tokens=tokens, world_size=self.world,
                         accumulation=accumulation, pad_id=self.pad_id, label_smoothing=self.hp.label_smoothing,
+                        labels=labels_of(batch) if labels_of else None,
                     )
                 loss.backward()
             self.window_loss += ce_share.double()
@@ -207,6 +218,11 @@ class _Run:
         if self.ddp:
             dist.all_reduce(sums, op=dist.ReduceOp.SUM)
         loss, aux = (sums / self.window_steps).tolist()
+        if not math.isfinite(loss):  # checked per reported window: no host sync per step
+            raise NonFiniteLoss(
+                f"the training loss became {loss} by step {self.step}; the run is stopped rather than "
+                "reported as finished. Lower hparams.learning_rate_constant, set hparams.clip_grad_norm "
+                "(e.g. 1.0), or check the data")
         row = {
             "train_loss": loss,
             "learning_rate": self.rate(self.step),
@@ -300,6 +316,7 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
     metric_registry.check_names(metric_names)  # a typo fails now, not after hours of training
     device = torch.device(session.device)
     configure_determinism(device)
+    pin_threads(experiment)  # the spec's thread count: it changes the low bits of reductions
     seed_everything(experiment.train.seed)
     if model is None:
         model = build_model(experiment, data.info)
@@ -312,7 +329,11 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
 
     budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
-    while run.step < experiment.train.steps and not _out_of_time(deadline, run.world, device):
+    last_step = experiment.train.steps
+    replay = getattr(experiment, "replay_steps", None)
+    if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
+        deadline, last_step = None, replay
+    while run.step < last_step and not _out_of_time(deadline, run.world, device):
         run.train_step()
         run.after_step()
     run.finish_training()

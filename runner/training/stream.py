@@ -13,6 +13,7 @@ the same gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -72,15 +73,17 @@ def collate(data: Any, split: str, indices: list[int]) -> dict[str, torch.Tensor
 
 
 def global_target_tokens(
-    data: Any, step_batches: list[list[int]], mine: dict[int, dict[str, torch.Tensor]], pad_id: int
+    data: Any, step_batches: list[list[int]], mine: dict[int, dict[str, torch.Tensor]], pad_id: int,
+    labels_of: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> int:
     """Non-pad target tokens in all of a step's micro-batches.
 
     `mine` maps a micro-batch's position in the step to its already collated tensors, so this
-    worker's own batches are not collated twice.
+    worker's own batches are not collated twice. `labels_of(batch)` is the model's
+    `training_targets` when it trains on more than batch["targets"] (docs/ARCHITECTURE.md).
     """
     total = 0
     for i, indices in enumerate(step_batches):
         batch = mine[i] if i in mine else collate(data, "train", indices)
-        total += count_target_tokens(batch["targets"], pad_id)
+        total += count_target_tokens(labels_of(batch) if labels_of else batch["targets"], pad_id)
     return total
