@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.run_dir import checkpoint_roots, default_data_dir, load_experiment
+from runner.run_dir import RunDir, checkpoint_roots, default_data_dir, load_experiment, write_text_atomic
 from runner.specs.errors import Location, SpecError
 
-AVERAGED_DIR = "averaged"
+AVERAGED_DIR = RunDir.AVERAGED
 
 
 @dataclass
@@ -117,10 +117,7 @@ def decode_file(run_dir: str, from_file: str, to_file: str, checkpoint: str | No
     except ValueError as exc:
         raise SpecError(str(exc), Location(from_file)) from None
     hypotheses = decode_examples(run.model, data, examples, run.experiment.decode)
-    out = Path(to_file)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(data.decode_text(ids) + "\n" for ids in hypotheses), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(to_file, "".join(data.decode_text(ids) + "\n" for ids in hypotheses))
     return len(lines)
 
 

@@ -11,10 +11,11 @@ ever runs code.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from runner.specs.errors import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,7 @@ class UnknownName(KeyError):
     """A name that is not registered; the message lists what is."""
 
     def __init__(self, kind: str, name: str, known: list[str]):
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        self.message = f"unknown {kind} '{name}'{hint} (available: {', '.join(sorted(known))})"
+        self.message = f"unknown {kind} '{name}'{did_you_mean(name, known)} (available: {', '.join(sorted(known))})"
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""A run's curves as PNG files in RUN_DIR/plots/ (also logged to MLflow with the final files).
+"""A run's curves as PNG files in RUN_DIR/plots/ (RunDir.plots) (also logged to MLflow with the final files).
 
 From the run's metrics.jsonl (the rows every session writes): `loss.png` (train_loss and
 eval_loss) and `eval_metrics.png` (every other eval_<name> the run reported), each against the
@@ -14,12 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-PLOTS_DIR = "plots"
-METRICS_FILE = "metrics.jsonl"
+from runner.run_dir import RunDir
 
 
 def read_rows(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / METRICS_FILE
+    path = RunDir(run_dir).file(RunDir.METRICS)
     if not path.is_file():
         return []
     rows = []
@@ -51,7 +50,7 @@ def write_run_plots(run_dir: str | Path) -> list[str]:
         return []
     eval_keys = sorted({k for r in rows for k in r if k.startswith("eval_") and k != "eval_loss"})
     figures = {"loss.png": ["train_loss", "eval_loss"], "eval_metrics.png": eval_keys}
-    folder = Path(run_dir) / PLOTS_DIR
+    folder = RunDir(run_dir).plots
     folder.mkdir(exist_ok=True)
     written = []
     for name, keys in figures.items():

@@ -72,3 +72,13 @@ def test_smoke_recipes_say_so():
         assert yaml.safe_load(path.read_text())["description"].startswith("Smoke test, not a result"), path.name
     for path in set((ROOT / "catalog" / "recipes").glob("*.yaml")) - set(smoke):
         assert "smoke test" not in yaml.safe_load(path.read_text())["description"].lower(), path.name
+
+
+def test_validate_without_paths_covers_runner_catalog(tmp_path, monkeypatch, capsys):
+    mine = _user_catalog(tmp_path / "mine", "mine")
+    (mine / "recipes" / "broken.yaml").write_text("problem: no_such_problem\nmodel: transformer\n"
+                                                  "hparams: transformer_tiny\ntrain: {steps: 1}\n")
+    monkeypatch.setenv("RUNNER_CATALOG", str(mine))
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml:1:10: problem: unknown problem 'no_such_problem'" in err and "1 of " in err

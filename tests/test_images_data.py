@@ -150,3 +150,22 @@ def test_unreachable_hub_fails_fast(tmp_path, monkeypatch):
     with pytest.raises(SpecError, match="the dataset hub is unreachable"):
         images.build(spec, tmp_path / "cache")
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"not an image at all"])
+def test_corrupt_png_is_one_located_spec_error(tmp_path, content):
+    """Issue 12: a truncated or garbage image file is bad input (exit 2), naming the file."""
+    from PIL import Image
+
+    from runner.specs.errors import SpecError
+
+    for split in ("train", "eval", "test"):
+        for name in ("cat", "dog"):
+            (tmp_path / "png" / split / name).mkdir(parents=True)
+            Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "png" / split / name / "0.png")
+    (tmp_path / "png" / "train" / "cat" / "1.png").write_bytes(content)
+    spec = npz_problem(tmp_path / "png", source={"path": str(tmp_path / "png"), "format": "png_folders",
+                                                 "files": {"train": "train", "eval": "eval", "test": "test"}},
+                       image_shape=[4, 4, 1], num_classes=2)
+    with pytest.raises(SpecError, match=r"train/cat/1\.png: cannot read as an image"):
+        images.build(spec, tmp_path / "cache")

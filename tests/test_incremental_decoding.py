@@ -62,3 +62,23 @@ def test_cached_and_uncached_decoding_are_identical(name, beam_size):
         cached, uncached = (beam_search(model, data, beam_size, 0.6, 12, cached=c) for c in (True, False))
     assert cached == uncached
     assert sum(len(ids) > 3 for ids in cached) >= 2  # a test that decodes nothing proves nothing
+
+
+# EOS logit shifts under which these tiny random models end sentences at different steps.
+LEAVING = {"transformer": 1.0, "lm_prepend_full": 0.0, "lstm_luong": 0.0}
+
+
+@pytest.mark.parametrize("name", list(LEAVING))
+def test_sentences_leaving_the_batch_change_nothing(name):
+    """Finished sentences leave the batch (their caches and memory rows are dropped): each
+    sentence decodes the same alone as in a batch whose other sentences end sooner or later."""
+    model, data = make(name).double(), batch()
+    model.softmax.register_forward_hook(
+        lambda module, args, out: out + LEAVING[name] * (torch.arange(out.shape[-1]) == 1))
+    lengths = set()
+    for decode in (lambda b: greedy_decode(model, b, 12), lambda b: beam_search(model, b, 3, 0.6, 12)):
+        together = decode(data)
+        alone = [decode({key: value[i:i + 1] for key, value in data.items()})[0] for i in range(3)]
+        assert together == alone
+        lengths.add(tuple(len(ids) for ids in together))
+    assert any(len(set(row)) > 1 for row in lengths)  # sentences did end at different steps

@@ -8,7 +8,7 @@ import pytest
 from runner import metrics
 from runner.metrics.base import DecodedOutputs, TokenStats
 from runner.specs.metric_names import METRIC_MODES
-from runner.training.evaluate import read_final_metrics, write_final_metrics
+from runner.run_dir import read_final_metrics, write_final_metrics
 
 STATS = TokenStats(loss_sum=30.0, nll_sum=20.0, tokens=10, correct=7, correct_top5=9)
 
@@ -48,6 +48,16 @@ def test_dispatch_splits_teacher_forced_and_decoded():
 
 def test_every_registered_metric_has_a_direction_for_specs():
     assert set(metrics.METRICS) <= set(METRIC_MODES)
+
+
+def test_the_metric_table_and_the_functions_name_the_same_metrics():
+    from runner.leaderboard import metric_info
+    from runner.specs.metric_names import TABLE
+
+    assert set(metrics.FUNCTIONS) == set(TABLE) == set(metric_info.HEADLINE_ORDER) == set(metric_info.DEFAULT_TOLERANCE)
+    assert metric_info.DECODED == {"bleu", "rouge_1", "rouge_2", "rouge_l", "wer", "cer", "accuracy_per_sequence"}
+    assert all(metric_info.info(name).definition for name in TABLE if name not in metric_info.DECODED - {
+        "accuracy_per_sequence"})
 
 
 def test_write_final_metrics_numbers_only_with_signature_sidecar(tmp_path):

@@ -53,17 +53,31 @@ def test_hand_edited_experiment_and_bad_values_are_named(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_run_a_run_folder_resumes_in_it(tmp_path, monkeypatch, capsys):
-    """`runner run RUN_DIR` continues that run in that folder; with -o it starts a new one elsewhere."""
+def test_run_a_run_folder_resumes_in_it_to_identical_metrics(tmp_path, monkeypatch, capsys):
+    """`runner run RUN_DIR/experiment.yaml` continues an interrupted run in that folder and ends
+    with the metrics of the uninterrupted run; `runner run RUN_DIR` then finds it finished."""
+    import json
+    import shutil
+
+    from runner.run_dir import checkpoint_roots
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNNER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    args = ["-o", "train.steps=4", "-o", "train.eval_every=2", "-o", "decode.max_examples=4"]
-    assert main(["run", RECIPE, *args, "--in-process", "--output-dir", "first"]) == 0
-    first = yaml.safe_load((tmp_path / "first" / "final_metrics.json").read_text())
+    args = ["-o", "train.steps=6", "-o", "train.eval_every=3", "-o", "decode.max_examples=4"]
+    assert main(["run", RECIPE, *args, "--in-process", "--output-dir", "whole"]) == 0
+    assert "note: reverse_ci is a smoke test" in capsys.readouterr().err  # a *_ci recipe says so at the end
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    # "cut" as if the process had died after the step-3 checkpoint: no step-6 checkpoint, no final files.
+    for root in checkpoint_roots(str(tmp_path / "cut")):
+        shutil.rmtree(Path(root) / "step_00000006", ignore_errors=True)
+    for name in ("final_metrics.json", "final_metrics_signatures.json", "decoded_test.txt"):
+        (tmp_path / "cut" / name).unlink(missing_ok=True)
     capsys.readouterr()
-    assert main(["run", "first/experiment.yaml", "--in-process"]) == 0
-    err = capsys.readouterr().err
-    assert "-> first" in err and not (tmp_path / "runs").exists()
-    assert yaml.safe_load((tmp_path / "first" / "final_metrics.json").read_text())["accuracy"] == first["accuracy"]
-    assert main(["run", "first", "--in-process", "-o", "train.steps=6", "--dry-run"]) == 2  # in-process has no plan
+    assert main(["run", "cut/experiment.yaml", "--in-process"]) == 0
+    assert "-> cut" in capsys.readouterr().err and not (tmp_path / "runs").exists()  # in place, not a new folder
+    whole, cut = (json.loads((tmp_path / d / "final_metrics.json").read_text()) for d in ("whole", "cut"))
+    timing = {"train_seconds", "tokens_per_sec", "peak_memory_mb"}
+    assert {k: v for k, v in cut.items() if k not in timing} == {k: v for k, v in whole.items() if k not in timing}
+    assert (tmp_path / "cut" / "decoded_test.txt").read_text() == (tmp_path / "whole" / "decoded_test.txt").read_text()
+    assert main(["run", "cut", "--in-process", "-o", "train.steps=6", "--dry-run"]) == 2  # in-process has no plan

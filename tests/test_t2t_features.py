@@ -286,3 +286,28 @@ def test_speech_hub_split_joins_hub_splits(tmp_path, monkeypatch):
                                                           "test": "test"}}}))
     with pytest.raises(Exception, match="has no split 'nope'"):
         speech.build(bad, tmp_path / "cache2")
+
+
+def test_t2t_resnet_initializer():
+    torch.manual_seed(0)
+    hp = ResNetHparams(layer_sizes=[2, 2], filter_sizes=[64, 64, 64], block_fn="bottleneck", stem="imagenet",
+                       initializer="t2t_resnet", initializer_gain=2.0)
+    model = resnet.build(hp, INFO)
+    conv = model.stages[0].branch[2][0]  # 3x3, 64 -> 64
+    # tf.variance_scaling_initializer(): fan_in, truncated normal, scale 1 (the gain does not reach the convs)
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(1 / (64 * 9)), rel=0.05)
+    last_bns = [block.branch[-1][1] for block in model.stages]
+    # init_zero=final_block: only the last block of each stage starts its last BatchNorm at 0
+    assert [bool(torch.all(bn.weight == 0)) for bn in last_bns] == [False, True, False, True]
+
+
+def test_weight_decay_skips_only_layer_biases_the_t2t_way():
+    from runner.training.optim import parameter_groups
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    decayed, plain = parameter_groups(net, 1e-4, "biases")
+    names = {id(p): n for n, p in net.named_parameters()}
+    assert sorted(names[id(p)] for p in plain["params"]) == ["0.bias", "3.bias"]
+    assert "1.weight" in {names[id(p)] for p in decayed["params"]} and "1.bias" in {names[id(p)] for p in decayed["params"]}
+    ours_decayed, ours_plain = parameter_groups(net, 1e-4)
+    assert sorted(names[id(p)] for p in ours_plain["params"]) == ["0.bias", "1.bias", "1.weight", "3.bias"]

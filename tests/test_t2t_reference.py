@@ -52,7 +52,8 @@ def _arith(text: str) -> float:
 def _merged(name: str) -> dict:
     """A reference entry with its `extends` chain applied (values, t2t_differs, ours_only)."""
     entry = REFERENCE["hparams"][name]
-    root = {"values": dict(REFERENCE["every_set"]["values"]), "t2t_differs": {}, "ours_only": {}}
+    root = {"values": dict(REFERENCE["every_set"]["values"]), "t2t_differs": {},
+            "ours_only": dict(REFERENCE["every_set"]["ours_only"])}
     base = _merged(entry["extends"]) if entry.get("extends") else root
     merged = {key: {**base[key], **(entry.get(key) or {})} for key in ("values", "t2t_differs", "ours_only")}
     for key in merged["t2t_differs"]:

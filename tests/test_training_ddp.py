@@ -42,7 +42,7 @@ def _worker(rank, port, output_dir):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
-        final = train(_experiment(1), TinyCopyData(), TwoWorkerSession(output_dir, rank), model=fresh_model(dropout=0.0))
+        final = train(_experiment(1), TinyCopyData(), TwoWorkerSession(output_dir, rank), model=fresh_model(dropout=0.0)).metrics
         with open(os.path.join(output_dir, f"final_rank{rank}.json"), "w") as f:
             json.dump(final, f)
     finally:
@@ -64,7 +64,7 @@ def _losses(output_dir):
 def test_two_ddp_workers_match_one_worker_with_accumulation(tmp_path):
     single = str(tmp_path / "single")
     single_final = train(_experiment(2), TinyCopyData(), InProcessSession(single, device="cpu", verbose=False),
-                         model=fresh_model(dropout=0.0))
+                         model=fresh_model(dropout=0.0)).metrics
 
     double = str(tmp_path / "ddp")
     os.makedirs(double)

@@ -146,3 +146,14 @@ def register_tiny(monkeypatch) -> None:
     from runner import registry
 
     monkeypatch.setitem(registry.MODELS, "tiny", registry.Entry("tiny", TrainingHparams, build_tiny))
+
+
+def train_in_folder(experiment, data, session, **kwargs) -> dict:
+    """What a host does around the loop: train, then write the returned results into the run folder
+    once (runner/run_dir.py); returns the final metrics, as `api.train` does."""
+    from runner.run_dir import RunDir
+    from runner.training.loop import train
+
+    results = train(experiment, data, session, **kwargs)
+    RunDir(session.output_dir).write_results(results)
+    return results.metrics

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from runner.training import checkpoint as ckpt
-from runner.training.evaluate import read_final_metrics
+from runner.run_dir import read_final_metrics
 from runner.training.loop import train
 from runner.training.session import InProcessSession
-from test_training_fakes import TinyCopyData, register_tiny, tiny_experiment
+from test_training_fakes import TinyCopyData, register_tiny, tiny_experiment, train_in_folder
 
 
 class Crash(RuntimeError):
@@ -48,7 +48,7 @@ def test_a_run_leaves_metrics_checkpoints_and_decoded_output(tmp_path):
     data = TinyCopyData()
     experiment = tiny_experiment(steps=8, eval_every=4, keep_checkpoints=1)
     out = str(tmp_path / "run")
-    final = train(experiment, data, InProcessSession(out, keep_checkpoints=1, device="cpu", verbose=False))
+    final = train_in_folder(experiment, data, InProcessSession(out, keep_checkpoints=1, device="cpu", verbose=False))
 
     assert set(final) >= {"accuracy_per_sequence", "accuracy", "neg_log_perplexity", "loss", "eval_loss",
                           "eval_neg_log_perplexity", "steps", "train_seconds", "tokens_per_sec", "peak_memory_mb",
@@ -73,13 +73,13 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path):
     experiment = tiny_experiment(steps=10, eval_every=3, checkpoint_every=3)
 
     straight = str(tmp_path / "straight")
-    train(experiment, data, InProcessSession(straight, device="cpu", verbose=False))
+    train_in_folder(experiment, data, InProcessSession(straight, device="cpu", verbose=False))
 
     crashed = str(tmp_path / "crashed")
     with pytest.raises(Crash):
         train(experiment, data, CrashingSession(crashed, crash_at=6, device="cpu", verbose=False))
     assert ckpt.latest_checkpoint(os.path.join(crashed, "checkpoints")).endswith("step_00000006")
-    resumed_final = train(experiment, data, InProcessSession(crashed, device="cpu", verbose=False))
+    resumed_final = train(experiment, data, InProcessSession(crashed, device="cpu", verbose=False)).metrics
 
     a, b = final_weights(straight), final_weights(crashed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -93,9 +93,9 @@ def test_a_finished_run_resumed_again_only_re_evaluates(tmp_path):
     data = TinyCopyData()
     experiment = tiny_experiment(steps=4, eval_every=2)
     out = str(tmp_path / "run")
-    first = train(experiment, data, InProcessSession(out, device="cpu", verbose=False))
+    first = train(experiment, data, InProcessSession(out, device="cpu", verbose=False)).metrics
     before = rows(out)
-    again = train(experiment, data, InProcessSession(out, device="cpu", verbose=False))
+    again = train(experiment, data, InProcessSession(out, device="cpu", verbose=False)).metrics
     assert again["accuracy"] == first["accuracy"] and again["steps"] == 4
     assert all("train_loss" not in r for r in rows(out)[len(before):])  # no new training steps
 
@@ -118,7 +118,7 @@ def test_time_budget_stops_gracefully_with_checkpoint_and_eval(tmp_path, monkeyp
     data = TinyCopyData()
     experiment = tiny_experiment(steps=1000, eval_every=500, time_budget_minutes=5 / 60)  # 5 "seconds"
     out = str(tmp_path / "run")
-    final = train(experiment, data, InProcessSession(out, device="cpu", verbose=False))
+    final = train_in_folder(experiment, data, InProcessSession(out, device="cpu", verbose=False))
     assert 0 < final["steps"] < 1000
     last_step = int(final["steps"])
     history = rows(out)

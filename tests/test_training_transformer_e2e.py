@@ -11,7 +11,7 @@ from runner import problems
 from runner.models.transformer_hparams import TransformerHparams
 from runner.problems.algorithmic_spec import AlgorithmicProblem
 from runner.specs.schemas import DecodeSpec, TrainSpec
-from runner.training.loop import train
+from test_training_fakes import train_in_folder
 from runner.training.session import InProcessSession
 
 
@@ -34,7 +34,7 @@ def test_tiny_transformer_learns_to_copy(tmp_path):
         decode=DecodeSpec(beam_size=2, alpha=0.6, extra_length=2, batch_size=16),
     )
     out = str(tmp_path / "run")
-    final = train(experiment, data, InProcessSession(out, keep_checkpoints=1, device="cpu", verbose=False))
+    final = train_in_folder(experiment, data, InProcessSession(out, keep_checkpoints=1, device="cpu", verbose=False))
 
     with open(os.path.join(out, "metrics.jsonl")) as f:
         history = [json.loads(line) for line in f]

@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from runner.run_dir import RunDir, run_name
 from runner.specs.errors import SpecError
 
 SHRINK_HINT = "-o resources.workers=1 -o resources.accelerator=cpu -o resources.gpus_per_worker=0"
@@ -57,9 +58,9 @@ class LaunchPlan:
 def make_plan(experiment: Any, output_dir: str, data_dir: str, address: str | None, tracking_uri: str) -> LaunchPlan:
     resources = experiment.resources
     return LaunchPlan(
-        run_name=f"{experiment.recipe}-{experiment.spec_hash[:12]}",
+        run_name=run_name(experiment),
         output_dir=os.path.abspath(output_dir),
-        storage_path=os.path.join(os.path.abspath(output_dir), "ray"),
+        storage_path=RunDir(output_dir).ray_storage,
         data_dir=os.path.abspath(data_dir),
         address=address,
         workers=resources.workers,

@@ -11,9 +11,7 @@ run (not from step 0), so a resumed run's estimate is not flattered by the resto
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import queue as queue_mod
 import threading
 import time
@@ -22,16 +20,15 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from runner.run_dir import RunDir
 from runner.training.session import progress_line
-
-METRICS_FILE = "metrics.jsonl"
 
 
 class ProgressDisplay:
     def __init__(self, rows: Any, total_steps: int, output_dir: str, console: Console | None = None):
         self.rows = rows  # anything with get(timeout=...) raising queue.Empty (a ray.util.queue.Queue)
         self.total_steps = total_steps
-        self.metrics_path = os.path.join(output_dir, METRICS_FILE)
+        self.run_dir = RunDir(output_dir)
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -76,8 +73,7 @@ class ProgressDisplay:
         return True
 
     def show(self, row: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row, allow_nan=True) + "\n")
+        self.run_dir.append_row(row)
         step = int(row.get("step", 0))
         now = float(row.get("time", time.time()))
         if self.first is None or step < self.first[1]:

@@ -16,7 +16,6 @@ driver died continues from the last checkpoint, and a different spec never picks
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -25,12 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from runner.launch.plan import LaunchPlan, check_capacity, describe, make_plan
-from runner.launch.trainer import build_trainer, scaling_config  # noqa: F401  (scaling_config: used by tune_trial)
+from runner.launch.trainer import build_trainer
+from runner.run_dir import RunDir, already_finished
 from runner.specs.errors import SpecError
 from runner.tracking.uri import display, is_local, resolve_uri
-
-RUN_INFO_FILE = "ray_run.json"  # where the last attempt's workers ran, and the step it resumed from
-FINAL_METRICS_FILE = "final_metrics.json"  # written last, by the driver, once training succeeded
 
 
 class TrainingFailed(RuntimeError):
@@ -40,7 +37,7 @@ class TrainingFailed(RuntimeError):
 def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, address: str | None = None,
                dry_run: bool = False, console: Console | None = None) -> dict[str, Any]:
     """Train on Ray; returns the final metrics (or, with dry_run, the plan, after printing it)."""
-    from runner.run_dir import claim, default_data_dir
+    from runner.run_dir import default_data_dir
 
     console = console or Console(stderr=True)
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -54,11 +51,11 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
         if checks.errors:
             raise SpecError.merge(checks.errors)
         return plan.as_dict()
-    claim(plan.output_dir, experiment)
-    finished = _finished_metrics(plan.output_dir)
+    run_dir = RunDir(plan.output_dir)
+    run_dir.claim(experiment)
+    finished = run_dir.final_metrics()
     if finished is not None:
-        console.print(f"{plan.run_name} already finished in {plan.output_dir}; its final metrics follow "
-                      "(delete the folder, or choose another --output-dir, to train again)", soft_wrap=True)
+        console.print(already_finished(run_dir, experiment), soft_wrap=True)
         return finished
 
     from runner.launch import cluster
@@ -70,7 +67,10 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
         nodes = cluster.alive_nodes()
         check_capacity(plan, nodes)
         _check_tracking_reach(plan, len(nodes))
-        return _train(experiment, plan, console)
+        return _train(experiment, plan, run_dir, console)
+    except BaseException:
+        run_dir.release_if_unstarted()  # a run that never trained does not keep the folder
+        raise
     finally:
         cluster.disconnect(connection)
 
@@ -98,7 +98,7 @@ def _check_tracking_reach(plan: LaunchPlan, node_count: int) -> None:
         )
 
 
-def _train(experiment: Any, plan: LaunchPlan, console: Console) -> dict[str, Any]:
+def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console) -> dict[str, Any]:
     import ray.train
     from ray.util.queue import Queue
 
@@ -107,10 +107,12 @@ def _train(experiment: Any, plan: LaunchPlan, console: Console) -> dict[str, Any
     from runner.run_plots import write_run_plots
     from runner.tracking.links import is_server, run_page, where_to_look
     from runner.launch.progress import ProgressDisplay
+    from runner.launch.worker import write_returned
     from runner.tracking import runs
 
     with console.status("preparing data ..."):
         data = problems.build(experiment.problem, plan.data_dir)  # datagen once, before any worker starts
+    run_dir.write_data_facts(experiment.problem.name, data.fingerprint, len(data.split("test")))
     assets.write(data, plan.output_dir)  # so `runner predict` / `export` need only the run folder
     tracked = runs.start_or_resume(experiment, plan.output_dir, plan.tracking_uri, data.fingerprint)
     console.print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at "
@@ -133,7 +135,7 @@ def _train(experiment: Any, plan: LaunchPlan, console: Console) -> dict[str, Any
         runs.finish(tracked, plan.output_dir, status="KILLED")
         raise
     returned = result.return_value or {}
-    _write_outputs(plan.output_dir, returned)
+    results = write_returned(run_dir, returned)
     write_run_plots(plan.output_dir)  # plots/, logged with the final files
     runs.finish(tracked, plan.output_dir, status="FINISHED")
     workers = returned.get("workers", [])
@@ -143,29 +145,7 @@ def _train(experiment: Any, plan: LaunchPlan, console: Console) -> dict[str, Any
                   + f"; outputs in {plan.output_dir}", soft_wrap=True, highlight=False)
     for line in where_to_look(plan.tracking_uri, tracked.experiment_id, tracked.run_id):
         console.print(line, soft_wrap=True, highlight=False)
-    return dict(returned.get("final", {}))
-
-
-def _write_outputs(output_dir: str, returned: dict[str, Any]) -> None:
-    """The files rank 0 returned, with final_metrics.json last: its presence means the run finished."""
-    info = {"workers": returned.get("workers", []), "resumed_from_step": returned.get("resumed_from_step")}
-    with open(os.path.join(output_dir, RUN_INFO_FILE), "w") as f:
-        json.dump(info, f, indent=2)
-    files = returned.get("files", {})
-    for name in sorted(files, key=lambda n: n == FINAL_METRICS_FILE):
-        path = os.path.join(output_dir, name)
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write(files[name])
-        os.replace(path + ".tmp", path)
-
-
-def _finished_metrics(output_dir: str) -> dict[str, Any] | None:
-    """The final metrics of a run that already finished in this folder (same spec: claim checked it)."""
-    path = os.path.join(output_dir, FINAL_METRICS_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return dict(results.metrics)
 
 
 def _failure_summary(exc: BaseException) -> str:

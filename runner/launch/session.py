@@ -27,12 +27,11 @@ from runner.training import checkpoint as ckpt
 
 
 class RaySession:
-    def __init__(self, output_dir: str, progress: Any = None):
+    def __init__(self, progress: Any = None):
         context = ray.train.get_context()
         self.world_rank = context.get_world_rank()
         self.world_size = context.get_world_size()
         self.device = _device()
-        self.output_dir = output_dir
         self.progress = progress  # a ray.util.queue.Queue read by the driver, or None
         self._downloaded: dict[str, str] = {}  # remote checkpoint path -> its copy on this worker
 

@@ -131,6 +131,7 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
     context = {
         "recipe": recipe, "overrides": list(overrides), "trials_dir": plan.trials_dir, "data_dir": data_dir,
         "address": address, "tracking_uri": uri, "data_fingerprint": data.fingerprint,
+        "data_test_examples": len(data.split("test")),
         "parent_run_id": parent.run_id, "objective": plan.objective,
     }
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context), TRIAL_DRIVER_RESOURCES)

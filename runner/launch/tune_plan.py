@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.run_dir import default_output_dir, run_name
 from runner.specs.errors import SpecError
 from runner.tune_space import GRID_POINTS, Dimension, grid_size
 
@@ -83,7 +84,7 @@ class SweepPlan:
 
 def default_sweep_dir(experiment: Any) -> str:
     """runs/<recipe>-<spec_hash[:12]>-tune: apart from `runner run`'s folder for the same spec."""
-    return os.path.join("runs", f"{experiment.recipe}-{experiment.spec_hash[:12]}-tune")
+    return default_output_dir(experiment) + "-tune"
 
 
 def reported_objectives(experiment: Any) -> list[str]:
@@ -111,7 +112,7 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
         trials, num_samples = _grid_trials(dims, tune.max_trials), 1
     output_dir = os.path.abspath(output_dir)
     return SweepPlan(
-        name=f"{experiment.recipe}-{experiment.spec_hash[:12]}",
+        name=run_name(experiment),
         output_dir=output_dir,
         storage_path=os.path.join(output_dir, "tune"),
         objective=f"eval_{tune.objective}",  # rows carry eval-split values as eval_<name>

@@ -20,12 +20,13 @@ reports its final row from that file instead of training again.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
 from ray.tune.integration.ray_train import TuneReportCallback
+
+from runner.run_dir import RunDir
 
 # The trial actor only waits on its Train run, whose workers reserve the recipe's resources
 # themselves. It asks for no CPU, so that `parallel_trials` trials of W workers need exactly
@@ -61,9 +62,8 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
     import ray.tune
 
     from runner.launch.plan import make_plan
-    from runner.launch.run import _finished_metrics, _write_outputs  # the same final files as `runner run`
     from runner.launch.trainer import build_trainer
-    from runner.run_dir import claim
+    from runner.launch.worker import write_returned  # the same final files as `runner run`
     from runner.tracking import sweep as sweep_tracking
     from runner.tune_space import plain, trial_experiment
 
@@ -71,13 +71,15 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
     config = {k: plain(v) for k, v in config.items()}
     experiment = trial_experiment(context["recipe"], context["overrides"], config)
     trial_dir = os.path.join(context["trials_dir"], trial_id)
-    claim(trial_dir, experiment)
-    finished = _finished_metrics(trial_dir)
+    run_dir = RunDir(trial_dir)
+    run_dir.claim(experiment)
+    finished = run_dir.final_metrics()
     if finished is not None:
         # The sweep died after this trial finished but before Tune saved that: report, don't retrain.
         ray.tune.report(final_row(finished))
         return
     plan = make_plan(experiment, trial_dir, context["data_dir"], context["address"], context["tracking_uri"])
+    run_dir.write_data_facts(experiment.problem.name, context["data_fingerprint"], context.get("data_test_examples"))
     child = sweep_tracking.start_trial_run(experiment, trial_dir, plan.tracking_uri, context["data_fingerprint"],
                                            context["parent_run_id"], trial_id)
     record_start(trial_dir, trial_id, config, experiment.spec_hash, child.run_id)
@@ -88,7 +90,7 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
     except ray.train.TrainingFailedError:
         sweep_tracking.finish_trial_run(child, trial_dir, status="FAILED")
         raise
-    _write_outputs(trial_dir, result.return_value or {})
+    write_returned(run_dir, result.return_value or {})
     sweep_tracking.finish_trial_run(child, trial_dir, status="FINISHED")
 
 
@@ -106,15 +108,8 @@ def record_start(trial_dir: str, trial_id: str, config: dict[str, Any], spec_has
                                           "mlflow_run_id": run_id, "starts": []}
     info["starts"].append(time.time())
     info["mlflow_run_id"] = run_id
-    path = os.path.join(trial_dir, TRIAL_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(info, f, indent=2)
-    os.replace(path + ".tmp", path)
+    RunDir(trial_dir).write_json(TRIAL_FILE, info)
 
 
 def read_trial_file(trial_dir: str) -> dict[str, Any] | None:
-    try:
-        with open(os.path.join(trial_dir, TRIAL_FILE)) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return None
+    return RunDir(trial_dir).read_json(TRIAL_FILE)

@@ -5,21 +5,18 @@ live objects: a worker may be a fresh process on another node, and after a failu
 new ones. Datagen already ran on the driver, so `problems.build` here only reads the cache
 (a worker on another node without the shared cache folder generates its own copy).
 
-Rank 0 writes the final files into a folder on its own disk and returns their text, which the
-driver writes into the output folder: the files arrive whether or not the driver's folder is
-visible from the worker's node.
+Rank 0 returns what `train()` returned (FinalResults as plain data) with where the workers ran;
+the driver writes it into the run folder (`write_returned`): the results arrive whether or not
+the driver's folder is visible from the worker's node, and only one process writes them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 from typing import Any
 
-# Files the loop's main worker writes into session.output_dir (runner/training/evaluate.py).
-FINAL_FILES = ("final_metrics.json", "final_metrics_signatures.json", "decoded_test.txt")
+from runner.run_dir import FinalResults, RunDir
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any] | None:
@@ -34,8 +31,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any] | None:
         raise ValueError(f"{exc}: this worker ({socket.gethostname()}) rebuilds the experiment differently from "
                          "the driver; is the same runner code installed on every node?") from exc
     data = problems.build(experiment.problem, config["data_dir"])
-    staging = tempfile.mkdtemp(prefix="runner-final-")
-    session: Any = RaySession(staging, progress=config.get("progress"))
+    session: Any = RaySession(progress=config.get("progress"))
     placement = _placement(session)
     resumed_from = _checkpoint_step(session.latest_checkpoint())  # read now: old checkpoints get rotated away
     if session.is_main and config.get("mlflow_run_id"):
@@ -43,20 +39,19 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any] | None:
         from runner.tracking.session import TrackedSession
 
         session = TrackedSession(session, MetricsLogger(config["tracking_uri"], config["mlflow_run_id"]))
-    try:
-        final = train(experiment, data, session)
-        if not session.is_main:
-            return None
-        files = {}
-        for name in FINAL_FILES:
-            path = os.path.join(staging, name)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as f:
-                    files[name] = f.read()
-        return {"final": final, "files": files, "workers": placement,
-                "resumed_from_step": resumed_from}
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    results = train(experiment, data, session)
+    if not session.is_main:
+        return None
+    return {"results": results.to_dict(), "workers": placement, "resumed_from_step": resumed_from}
+
+
+def write_returned(run_dir: RunDir, returned: dict[str, Any]) -> FinalResults:
+    """The driver's half: rank 0's return value into the run folder (ray_run.json, then the results,
+    final_metrics.json last). Used by `runner run` and by Tune trials alike."""
+    results = FinalResults.from_dict(returned.get("results") or {})
+    run_dir.write_ray_info(returned.get("workers", []), returned.get("resumed_from_step"))
+    run_dir.write_results(results)
+    return results
 
 
 def _checkpoint_step(path: str | None) -> int | None:

@@ -3,7 +3,8 @@
     path = record_from_run("runs/reverse", "cpu-ci", "runner run catalog/recipes/reverse_ci.yaml --output-dir runs/reverse")
 
 reads the folder's `experiment.yaml`, `final_metrics.json` and `final_metrics_signatures.json`,
-checks that the command resolves to the run's spec_hash, adds the data fingerprint, the code
+checks that the command resolves to the run's spec_hash, adds the data fingerprint (from the
+folder's data_fingerprint.json; rebuilt from the data only for folders older than that file), the code
 commit, the hardware and package versions of this machine, writes the record, and (by
 default) regenerates README.md and index.html so that `runner leaderboard check` passes.
 """
@@ -20,15 +21,15 @@ from runner.leaderboard.commands import check_command, derive_command
 from runner.leaderboard.metric_info import DECODED, DEFAULT_TOLERANCE, headline_of, info
 from runner.leaderboard.paths import RECORDS, default_leaderboard_dir, repo_root
 from runner.leaderboard.record import FORMAT, TIERS, Record, write_record
-from runner.run_dir import load_experiment
+from runner.run_dir import RunDir
 from runner.specs.errors import Location, SpecError
 from runner.specs.experiment import Experiment
-from runner.specs.metric_names import METRIC_MODES
+from runner.specs.metric_names import METRIC_MODES, unknown_metric_message
 
-FINAL_METRICS = "final_metrics.json"
-SIGNATURES = "final_metrics_signatures.json"
+FINAL_METRICS = RunDir.FINAL_METRICS
+SIGNATURES = RunDir.SIGNATURES
 # Written by the run's tracker (runner/tracking) when it logs to MLflow: {"run_id": "..."}.
-MLFLOW_RUN_FILE = "mlflow_run.json"
+MLFLOW_RUN_FILE = RunDir.MLFLOW_RUN
 
 
 def record_from_run(
@@ -64,7 +65,7 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
     if tier not in TIERS:
         raise SpecError(f"unknown tier '{tier}'; expected one of: {', '.join(TIERS)}", None, "tier")
     run_dir = Path(run_dir)
-    experiment = load_experiment(str(run_dir))
+    experiment = RunDir(run_dir).load_experiment()
     final = _read_json(run_dir / FINAL_METRICS, required=True)
     signatures = _read_json(run_dir / SIGNATURES, required=False)
     metric = metric or headline_metric(experiment, final, run_dir)
@@ -74,7 +75,7 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
     else:
         check_command(command, experiment.spec_hash, root, Location(override=command))
     commit, dirty = environment.code_commit(root)
-    fingerprint, test_examples = _data_facts(experiment, data_dir)
+    fingerprint, test_examples = _data_facts(experiment, data_dir, run_dir)
     return Record(
         format=FORMAT, problem=experiment.problem.name, family=experiment.problem.family,
         model=experiment.model.name, hparams_set=experiment.hparams_set, recipe=experiment.recipe,
@@ -122,13 +123,18 @@ def signature_of(metric: str, signatures: dict[str, Any], experiment: Experiment
     return str(signature)
 
 
-def data_fingerprint(experiment: Experiment, data_dir: str | None) -> str:
-    """The problem data's cache key (the run's cache is reused: no regeneration after a run)."""
-    return _data_facts(experiment, data_dir)[0]
+def data_fingerprint(experiment: Experiment, data_dir: str | None, run_dir: str | Path | None = None) -> str:
+    """The problem data's cache key: as the run folder recorded it, else rebuilt (the cache is reused)."""
+    return _data_facts(experiment, data_dir, run_dir)[0]
 
 
-def _data_facts(experiment: Experiment, data_dir: str | None) -> tuple[str, int]:
-    """(fingerprint, number of test examples) of the problem's data."""
+def _data_facts(experiment: Experiment, data_dir: str | None, run_dir: str | Path | None) -> tuple[str, int]:
+    """(fingerprint, number of test examples) of the run's data: from the run folder's
+    data_fingerprint.json; folders written before that file existed rebuild them from the data."""
+    facts = RunDir(run_dir).data_facts() if run_dir is not None else None
+    if facts is not None and facts.get("problem") == experiment.problem.name \
+            and isinstance(facts.get("test_examples"), int):
+        return facts["fingerprint"], facts["test_examples"]
     from runner import api
 
     data = api.build_problem(experiment, data_dir)
@@ -173,7 +179,7 @@ def _number(final: dict[str, Any], name: str, run_dir: Path) -> float:
 
 def _metric_value(final: dict[str, Any], metric: str, run_dir: Path) -> float:
     if metric not in METRIC_MODES:
-        raise SpecError(f"unknown metric '{metric}'; expected one of: {', '.join(sorted(METRIC_MODES))}",
+        raise SpecError(unknown_metric_message(metric),
                         None, "metric")
     if metric not in final:
         raise SpecError(f"the run reported no '{metric}' (it has: {', '.join(sorted(final))})",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.run_dir import default_output_dir
 from runner.specs.errors import Location, SpecError
 from runner.specs.experiment import Experiment
 from runner.specs.loader import parse_value
@@ -173,7 +174,7 @@ def derive_command(experiment: Experiment, root: Path) -> str:
         for path, value in sorted(_leaves(ours.get(section), (section,)).items()):
             if before.get(path, _MISSING) != value:
                 overrides.append(f"{'.'.join(path)}={_yaml_text(value)}")
-    command = _join(recipe, overrides) + f" --output-dir runs/{experiment.recipe}-{experiment.spec_hash[:12]}"
+    command = _join(recipe, overrides) + f" --output-dir {default_output_dir(experiment)}"
     check_command(command, experiment.spec_hash, root)
     return command
 

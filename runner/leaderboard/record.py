@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runner.leaderboard.commands import parse
 from runner.leaderboard.paths import TIERS, record_file_name
+from runner.run_dir import write_text_atomic
 from runner.specs.errors import SpecError
 from runner.specs.experiment import Experiment, stored_hash
 from runner.specs.loader import Document, load_yaml
-from runner.specs.metric_names import METRIC_MODES
+from runner.specs.metric_names import METRIC_MODES, unknown_metric_message
 from runner.specs.validation import validate
 
 FORMAT = 1
@@ -76,7 +77,7 @@ class Record(_Strict):
     @classmethod
     def _known_metric(cls, name: str) -> str:
         if name not in METRIC_MODES:
-            raise ValueError(f"unknown metric '{name}'; expected one of: {', '.join(sorted(METRIC_MODES))}")
+            raise ValueError(unknown_metric_message(name))
         return name
 
     @field_validator("command")
@@ -106,9 +107,7 @@ def write_record(record: Record, records_dir: str | Path) -> Path:
     folder = Path(records_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record.file_name
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(dump_record(record), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, dump_record(record))
     return path
 
 

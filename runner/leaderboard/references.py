@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runner.leaderboard.paths import REFERENCES
 from runner.specs.loader import load_yaml
-from runner.specs.metric_names import METRIC_MODES
+from runner.specs.metric_names import METRIC_MODES, unknown_metric_message
 from runner.specs.validation import validate
 
 
@@ -36,7 +36,7 @@ class Reference(_Strict):
     @classmethod
     def _known_metric(cls, name: str) -> str:
         if name not in METRIC_MODES:
-            raise ValueError(f"unknown metric '{name}'; expected one of: {', '.join(sorted(METRIC_MODES))}")
+            raise ValueError(unknown_metric_message(name))
         return name
 
 

@@ -148,12 +148,12 @@ def run_command(command: str, output_dir: Path, root: Path, data_dir: str | None
 def compare(entry: Entry, run_dir: Path, data_dir: str | None, seconds: float) -> Reproduction:
     """Judge a finished reproduction run folder against its record."""
     from runner.leaderboard.capture import data_fingerprint
-    from runner.run_dir import load_experiment
+    from runner.run_dir import RunDir
 
     record = entry.record
     try:
-        experiment = load_experiment(str(run_dir))
-        final = json.loads((run_dir / "final_metrics.json").read_text(encoding="utf-8"))
+        experiment = RunDir(run_dir).load_experiment()
+        final = json.loads(RunDir(run_dir).file(RunDir.FINAL_METRICS).read_text(encoding="utf-8"))
     except (SpecError, OSError, ValueError) as exc:
         return Reproduction(entry, None, False, seconds, f"cannot read the reproduction's results: {exc}")
     if experiment.spec_hash != record.spec_hash:
@@ -167,7 +167,7 @@ def compare(entry: Entry, run_dir: Path, data_dir: str | None, seconds: float) -
     if replayed is not None and final.get("steps") != replayed:
         return Reproduction(entry, value, False, seconds, f"the replay trained {final.get('steps')} steps, "
                                                           f"not the record's {replayed}")
-    fingerprint = data_fingerprint(experiment, data_dir)
+    fingerprint = data_fingerprint(experiment, data_dir, run_dir)
     if fingerprint != record.data_fingerprint:
         return Reproduction(entry, value, False, seconds, f"different data: fingerprint {fingerprint[:12]}, "
                                                           f"record {record.data_fingerprint[:12]}")

@@ -1,58 +1,61 @@
-"""Metrics by name: which ones a problem asks for (`problem.metrics`) and how each is computed.
+"""How each metric is computed: one function per name of the metric table.
 
-A metric is one small function registered in `METRICS` below, tagged by what it needs:
+The table (name, direction, what it needs, how it is shown) is `runner/specs/metric_names.py`,
+torch-free, so specs are checked against it at validation. Here each name gets its function,
+by what the table says it needs:
 - "token_stats": `fn(TokenStats) -> float`, from teacher-forced logits (cheap; also run at
   every periodic eval, so Ray Tune can optimise it);
 - "decoded": `fn(DecodedOutputs) -> float | MetricValue`, from decoded test output (run once,
   at the end of training; a `MetricValue.signature` is written beside the number).
 
-To add one: write the function in a module here and add a line to `METRICS`, e.g.
-`"wer": Metric("decoded", speech.wer)`. Also list the name and its direction in
-`runner/specs/metric_names.py` so specs can refer to it.
+To add one: a line in the table, its function in a module here and a line in `FUNCTIONS`
+(tests/test_metrics_sequence.py keeps the two in step).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
 
 from runner.metrics import bits, bleu, rouge, sequence, speech
 from runner.metrics.base import DecodedOutputs, MetricValue, TokenStats
+from runner.specs.errors import closest
+from runner.specs.metric_names import DEFAULT_TOKEN_METRICS, TABLE
+
+FUNCTIONS: dict[str, Callable] = {
+    "loss": sequence.loss,
+    "neg_log_perplexity": sequence.neg_log_perplexity,
+    "accuracy": sequence.accuracy,
+    "accuracy_top5": sequence.accuracy_top5,
+    "accuracy_per_sequence": sequence.accuracy_per_sequence,
+    "bleu": bleu.bleu,
+    "rouge_1": rouge.rouge_1,
+    "rouge_2": rouge.rouge_2,
+    "rouge_l": rouge.rouge_l,
+    "wer": speech.wer,
+    "cer": speech.cer,
+    "bits_per_dim": bits.bits_per_dim,
+}
 
 
 @dataclass(frozen=True)
 class Metric:
-    needs: Literal["token_stats", "decoded"]
+    needs: str  # the table's "token_stats" | "decoded"
     fn: Callable
 
 
-METRICS: dict[str, Metric] = {
-    "loss": Metric("token_stats", sequence.loss),
-    "neg_log_perplexity": Metric("token_stats", sequence.neg_log_perplexity),
-    "accuracy": Metric("token_stats", sequence.accuracy),
-    "accuracy_top5": Metric("token_stats", sequence.accuracy_top5),
-    "accuracy_per_sequence": Metric("decoded", sequence.accuracy_per_sequence),
-    "bleu": Metric("decoded", bleu.bleu),
-    "rouge_1": Metric("decoded", rouge.rouge_1),
-    "rouge_2": Metric("decoded", rouge.rouge_2),
-    "rouge_l": Metric("decoded", rouge.rouge_l),
-    "wer": Metric("decoded", speech.wer),
-    "cer": Metric("decoded", speech.cer),
-    "bits_per_dim": Metric("token_stats", bits.bits_per_dim),
-}
-
-# Always computed at a teacher-forced eval, whatever the problem lists.
-DEFAULT_TOKEN_METRICS = ("loss", "neg_log_perplexity", "accuracy")
+# name -> (what it needs, its function): the table's names that have a function here.
+METRICS: dict[str, Metric] = {name: Metric(TABLE[name].needs, fn) for name, fn in FUNCTIONS.items()}
 
 
 class UnknownMetric(ValueError):
-    def __init__(self, names: list[str]):
-        import difflib
+    """For specs built without validation (tests' plain namespaces); validated specs never get here."""
 
+    def __init__(self, names: list[str]):
         hints = []
         for name in names:
-            close = difflib.get_close_matches(name, list(METRICS), n=1)
-            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            close = closest(name, METRICS)
+            hints.append(f"'{name}'" + (f" (did you mean '{close}'?)" if close else ""))
         super().__init__(f"problem.metrics: unknown metric(s) {', '.join(hints)}; "
                          f"available: {', '.join(sorted(METRICS))}")
 
@@ -95,6 +98,6 @@ def compute_decoded_metrics(names: list[str], outputs: DecodedOutputs) -> tuple[
 
 
 __all__ = [
-    "METRICS", "Metric", "MetricValue", "TokenStats", "DecodedOutputs", "UnknownMetric", "check_names",
+    "METRICS", "FUNCTIONS", "Metric", "DEFAULT_TOKEN_METRICS", "MetricValue", "TokenStats", "DecodedOutputs", "UnknownMetric", "check_names",
     "token_metric_names", "decoded_metric_names", "compute_token_metrics", "compute_decoded_metrics",
 ]

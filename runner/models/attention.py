@@ -64,17 +64,19 @@ class MultiHeadAttention(nn.Module):
 
     def extend(
         self, query: Tensor, past_keys: Tensor | None, past_values: Tensor | None, mask: Tensor | None = None,
-        is_causal: bool = False,
+        is_causal: bool = False, parents: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Self-attention of the new positions `query` [B, L, H] over the cached keys/values of
         the positions before them ([B, heads, P, head_dim], None = none) and over themselves.
         Returns (output, keys, values) with the caches extended by the L new positions: the
-        incremental-decoding step. `mask` is [.., L, P + L]; `is_causal` only without a cache."""
+        incremental-decoding step. `mask` is [.., L, P + L]; `is_causal` only without a cache.
+        `parents` [B]: row i of the new caches continues row parents[i] of the past ones (beam
+        search's reordering, done here in the same copy as the append)."""
         q, k, v = self._heads(self.qkv_proj(query), 3)
         if past_keys is not None:
             if is_causal:
                 raise ValueError("is_causal applies to a whole sequence, not to new positions after a cache")
-            k, v = torch.cat([past_keys, k], dim=2), torch.cat([past_values, v], dim=2)
+            k, v = append_positions(past_keys, k, parents), append_positions(past_values, v, parents)
         return self._attend(q, k, v, mask, is_causal), k, v
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
@@ -87,6 +89,21 @@ class MultiHeadAttention(nn.Module):
         )
         batch, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, self.hidden_size))
+
+
+def append_positions(past: Tensor, new: Tensor, parents: Tensor | None = None) -> Tensor:
+    """cat([past[parents], new], dim=2) for caches [B, heads, P, head_dim]. On a CPU the gather
+    writes straight into the result (index_select's `out` may be a strided slice), so beam
+    search copies each cache once per step instead of twice (gather, then concatenate)."""
+    if parents is None:
+        return torch.cat([past, new], dim=2)
+    if past.device.type != "cpu":
+        return torch.cat([past.index_select(0, parents), new], dim=2)
+    _, heads, length, head_dim = past.shape
+    out = past.new_empty(parents.shape[0], heads, length + new.shape[2], head_dim)
+    torch.index_select(past, 0, parents, out=out[:, :, :length])
+    out[:, :, length:] = new
+    return out
 
 
 def key_padding_mask(keep: Tensor) -> Tensor:

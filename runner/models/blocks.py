@@ -212,11 +212,14 @@ class TransformerLayer(nn.Module):
     def step(
         self, x: Tensor, past_keys: Tensor | None, past_values: Tensor | None, self_mask: Tensor | None,
         is_causal: bool, memory_kv: tuple[Tensor, Tensor] | None, memory_mask: Tensor | None,
+        parents: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """`forward` for new positions x [B, L, H] after cached ones: the same sublayers, with the
-        self-attention keys/values extended (returned) and the memory's precomputed."""
+        self-attention keys/values extended (returned; reordered by `parents` first) and the
+        memory's precomputed."""
         sublayer = self.self_attention
-        attended, keys, values = sublayer.sublayer.extend(sublayer.norm(x), past_keys, past_values, self_mask, is_causal)
+        attended, keys, values = sublayer.sublayer.extend(sublayer.norm(x), past_keys, past_values, self_mask,
+                                                          is_causal, parents)
         x = x + F.dropout(attended, sublayer.dropout, self.training)
         if self.cross_attention is not None:
             sublayer = self.cross_attention
@@ -260,16 +263,17 @@ class TransformerStack(nn.Module):
         memory_mask: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Run new positions x [B, L, H] after those cached in `state.hypothesis`; returns the
-        hidden states and the extended caches ("self_k.<layer>", "self_v.<layer>"). `self_mask`
-        is [.., L, cached + L] (None: the new positions see everything before them)."""
+        hidden states and the extended caches ("self_k.<layer>", "self_v.<layer>"), with
+        `state.parents` applied. `self_mask` is [.., L, cached + L] (None: the new positions see
+        everything before them)."""
         caches = {}
         for index, layer in enumerate(self.layers):
-            past_k, past_v = state.hypothesis.get(f"self_k.{index}"), state.hypothesis.get(f"self_v.{index}")
+            past_k, past_v = state.self_cache(f"self_k.{index}"), state.self_cache(f"self_v.{index}")
             memory_kv = None
             if layer.cross_attention is not None:
                 memory_kv = (state.sentence[f"cross_k.{index}"], state.sentence[f"cross_v.{index}"])
             x, caches[f"self_k.{index}"], caches[f"self_v.{index}"] = layer.step(
-                x, past_k, past_v, self_mask, is_causal, memory_kv, memory_mask)
+                x, past_k, past_v, self_mask, is_causal, memory_kv, memory_mask, state.parents)
         return self.final_norm(x), caches
 
 

@@ -37,7 +37,7 @@ def unhashed_defaults(hparams_class: type) -> dict[str, Any]:
             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("unhashed_default")}
 
 
-ConvInitializer = Literal["fan_in_truncated_normal", "normal_unit_scaling", "uniform_unit_scaling"]
+ConvInitializer = Literal["fan_in_truncated_normal", "normal_unit_scaling", "uniform_unit_scaling", "t2t_resnet"]
 
 
 def conv_initializer_field() -> Any:
@@ -46,7 +46,9 @@ def conv_initializer_field() -> Any:
         "fan_in_truncated_normal",
         description="fan_in_truncated_normal: N(0, initializer_gain / fan_in) truncated at 2 sigma, the last "
         "BatchNorm of each residual branch starting at 0 (ours). normal_unit_scaling / uniform_unit_scaling: "
-        "T2T's initializers of those names (variance initializer_gain / fan_avg), every BatchNorm at 1.")
+        "T2T's initializers of those names (variance initializer_gain / fan_avg), every BatchNorm at 1. "
+        "t2t_resnet: T2T's resnet (convs: fan_in truncated normal at scale 1; classifier: normal_unit_scaling; "
+        "the last BatchNorm of each stage's final bottleneck block at 0).")
 
 
 class TrainingHparams(Spec):
@@ -87,6 +89,9 @@ class TrainingHparams(Spec):
     optimizer_adafactor_multiply_by_parameter_scale: bool = added_field(
         True, description="Scale the step by max(rms(param), 1e-3): the learning rate is a relative step.")
     weight_decay: float = Field(0.0, ge=0.0)
+    weight_decay_skips: Literal["1d", "biases"] = added_field(
+        "1d", description="Tensors weight decay leaves alone. 1d: biases and normalization scales/shifts (ours); "
+        "biases: conv/dense biases only, as T2T's weight_decay(skip_biases=True).")
     learning_rate_schedule: str = Field(
         "constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size",
         description="Product of named factors, joined by '*': " + ", ".join(SCHEDULE_FACTORS),

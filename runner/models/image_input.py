@@ -46,9 +46,18 @@ def init_conv_net(model: nn.Module, gain: float, initializer: str = "fan_in_trun
     normal_unit_scaling / uniform_unit_scaling: T2T's initializers of those names (TF1
     variance_scaling with mode fan_avg: a truncated normal or a uniform of variance gain / fan_avg,
     fan_avg = (fan_in + fan_out) / 2), every BatchNorm starting at scale 1.
+    t2t_resnet: what T2T's resnet really starts from: its convs pass their own
+    tf.variance_scaling_initializer() (fan_in, truncated normal, scale 1, whatever the gain), the
+    classifier takes normal_unit_scaling with the gain, and only a BatchNorm flagged
+    `t2t_zero_init` (the last of the final bottleneck block of each stage) starts at 0.
     """
     for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if initializer == "t2t_resnet" and isinstance(module, nn.Conv2d):
+            std = math.sqrt(1.0 / module.weight[0].numel()) / _TRUNCATED_NORMAL_STD
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
             fan_in = module.weight[0].numel()
             if initializer == "fan_in_truncated_normal":
                 std = math.sqrt(gain / fan_in)
@@ -59,7 +68,7 @@ def init_conv_net(model: nn.Module, gain: float, initializer: str = "fan_in_trun
                 if initializer == "uniform_unit_scaling":
                     limit = math.sqrt(3 * variance)
                     nn.init.uniform_(module.weight, -limit, limit)
-                elif initializer == "normal_unit_scaling":
+                elif initializer in ("normal_unit_scaling", "t2t_resnet"):
                     std = math.sqrt(variance) / _TRUNCATED_NORMAL_STD
                     nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 else:
@@ -67,6 +76,7 @@ def init_conv_net(model: nn.Module, gain: float, initializer: str = "fan_in_trun
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
-            zero = getattr(module, "zero_init", False) and initializer == "fan_in_truncated_normal"
+            zero = (getattr(module, "zero_init", False) and initializer == "fan_in_truncated_normal") or (
+                getattr(module, "t2t_zero_init", False) and initializer == "t2t_resnet")
             nn.init.constant_(module.weight, 0.0 if zero else 1.0)
             nn.init.zeros_(module.bias)

@@ -6,7 +6,8 @@ the filters. The shortcut is the identity, or a strided 1x1 conv + BN when the s
 v2 (He et al. 2016, T2T's resnet_v2): pre-activation. Each block starts with BN-ReLU, its convs
 are BN-ReLU-conv, nothing follows the sum; the first block of every stage projects the
 pre-activated input (strided 1x1 conv + BN), as T2T's block_layer does, and the stem is
-conv - BN - ReLU (+ max pool).
+conv - BN - ReLU (+ max pool). T2T's own resnet mixes the two: its residual_block is v2, its
+bottleneck_block v1 (the catalog's resnet_cifar_15 and resnet_50 say so).
 The first stage keeps the resolution, each later stage halves it.
 """
 
@@ -106,6 +107,8 @@ class ResNet(nn.Module):
                 else:
                     stages.append(block(width, filters, stride))
                 width = filters * block.expansion
+            if isinstance(stages[-1], BottleneckBlock):  # T2T: init_zero=final_block
+                stages[-1].branch[-1][1].t2t_zero_init = True
         self.stages = nn.Sequential(*stages)
         self.classifier = nn.Linear(width, num_classes)
         init_conv_net(self, hp.initializer_gain, hp.initializer)

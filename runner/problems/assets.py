@@ -23,8 +23,9 @@ from typing import Any
 
 from runner import registry
 from runner.problems.cache import META_FILE
+from runner.run_dir import RunDir
 
-ASSETS_DIR = "data_assets"
+ASSETS_DIR = RunDir.DATA_ASSETS
 # The small files of a cache folder that inference reads; the encoded splits stay behind.
 ASSET_FILES = (META_FILE, "tokenizer.json", "inputs.tokenizer.json", "targets.tokenizer.json")
 

@@ -146,16 +146,63 @@ def ensure(folder: Path, generate: Callable[[], None]) -> None:
     if is_complete(folder):
         return
     with generation_lock(folder):
+        remove_abandoned_temporaries(folder.parent, held=folder.name)
         if is_complete(folder):  # another worker may have finished while we waited
             return
         problem = damage(folder)
         if problem is not None or folder.exists():
             log.warning("datagen: the cache folder %s is damaged (%s); rebuilding it", folder,
                         problem or "incomplete")
-            aside = folder.with_name(f".{folder.name}.damaged-{os.getpid()}")
+            aside = folder.with_name(f".{folder.name}{_DAMAGED_MARK}{os.getpid()}")
             os.rename(folder, aside)
             shutil.rmtree(aside, ignore_errors=True)
         generate()
+
+
+# Folders that exist only while their final folder's generation lock is held:
+_TMP_MARK = ".tmp-"          # atomic_folder's temporary folders: .<final name>.tmp-<random>
+_DAMAGED_MARK = ".damaged-"  # a damaged cache moved aside before its removal: .<final name>.damaged-<pid>
+
+
+def remove_abandoned_temporaries(data_dir: Path, held: str | None = None) -> list[Path]:
+    """Delete temporary datagen folders whose process is gone (killed mid-datagen: SIGKILL, power loss).
+
+    A temporary folder is filled only while its final folder's generation lock is held, so one
+    whose lock is free now belongs to nobody. `held` names the final folder whose lock the caller
+    holds (its temporaries are all abandoned). Returns what was removed.
+    """
+    removed = []
+    candidates = [(p, mark) for mark in (_TMP_MARK, _DAMAGED_MARK) for p in Path(data_dir).glob(f".*{mark}*")]
+    for tmp, mark in candidates:
+        final_name = tmp.name[1:].rsplit(mark, 1)[0]
+        if not tmp.is_dir() or not final_name:
+            continue
+        if final_name == held:
+            free = True
+        else:
+            with _lock_if_free(Path(data_dir) / f".{final_name}.lock") as free:
+                pass  # only a question: is anyone generating it now?
+        if free:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    if removed:
+        log.info("datagen: removed %d abandoned temporary folder(s) in %s", len(removed), data_dir)
+    return removed
+
+
+@contextlib.contextmanager
+def _lock_if_free(lock_path: Path) -> Iterator[bool]:
+    """True when nobody holds the lock (it is taken and released at once)."""
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

@@ -31,8 +31,8 @@ _SLICED = re.compile(r"^([^\[\]]+?)(?:\[(-?\d*):(-?\d*)\])?$")
 Arrays = tuple[np.ndarray, np.ndarray | None]
 
 
-class ImageError(ValueError):
-    """An image or label that does not fit the problem; the message names where it came from."""
+class ImageError(SpecError, ValueError):
+    """An image or label that does not fit the problem; the message names where it came from (exit 2)."""
 
 
 @dataclass
@@ -142,7 +142,7 @@ def _png_folders(spec: _ImageProblem, paths: dict[str, Path]) -> ImageSourcePlan
             try:
                 with Image.open(path) as image:
                     pixels = np.asarray(image.convert("L" if spec.image_shape[2] == 1 else "RGB"))
-            except OSError as exc:
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL's kinds of "bad file"
                 raise ImageError(f"{path}: cannot read as an image: {exc}") from None
             if pixels.shape[:2] != tuple(spec.image_shape[:2]):
                 raise ImageError(f"{path}: image of shape {list(pixels.shape[:2])} (height, width), expected "

@@ -71,11 +71,12 @@ def catalog_files(root: Path | None = None) -> list[Path]:
 
 
 def validate_paths(paths: list[str]) -> tuple[int, list[SpecError]]:
-    """Validate the given files and folders (default: the whole shipped catalog)."""
-    catalog_mod.user_roots()  # a RUNNER_CATALOG that names no folder: one message, before any file
+    """Validate the given files and folders (default: the catalog searched by name: every
+    $RUNNER_CATALOG folder, then the shipped catalog)."""
+    users = catalog_mod.user_roots()  # a RUNNER_CATALOG that names no folder: one message, before any file
     files: list[Path] = []
     if not paths:
-        files = catalog_files()
+        files = [f for root in users for f in catalog_files(root)] + catalog_files()
     errors = []
     if not paths and not files:
         errors.append(SpecError("the catalog holds no spec files (*.yaml in problems/, models/, hparams/, recipes/)",

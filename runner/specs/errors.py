@@ -63,7 +63,13 @@ class SpecError(Exception):
         return "\n".join(lines)
 
 
-def did_you_mean(name: str, known: list[str] | set[str]) -> str:
-    """' (did you mean 'x'?)' for a near miss, else ''."""
+def closest(name: str, known) -> str | None:
+    """The known name nearest to a misspelt one, or None: the one "did you mean" of the runner."""
     close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, known) -> str:
+    """'; did you mean 'x'?' for a near miss, else ''."""
+    close = closest(name, known)
+    return f"; did you mean '{close}'?" if close else ""

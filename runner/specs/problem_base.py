@@ -7,6 +7,8 @@ Family-specific specs live beside their data code in `runner/problems/<family>_s
 from pydantic import Field
 
 from runner.specs.base import PlainName, Spec
+from runner.specs.metric_names import TABLE as METRIC_TABLE
+from runner.specs.metric_names import MetricName
 
 
 # Fields that annotate a problem without changing its data (left out of fingerprints and spec_hash).
@@ -34,7 +36,9 @@ class ProblemSpec(Spec):
     plugins: list[str] = Field(
         default_factory=list, description="Python modules that register this problem's family (a user's own)."
     )
-    metrics: list[str] = Field(default_factory=list, description="Metrics reported at eval.")
+    metrics: list[MetricName] = Field(
+        default_factory=list, description=f"Metrics reported at eval, any of: {', '.join(METRIC_TABLE)}."
+    )
     max_length: int = Field(
         0, ge=0, description="Longest example (tokens) the problem keeps for training; 0 = no limit."
     )

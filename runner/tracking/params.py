@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any
 
+from runner.run_dir import RunDir, run_name
+
 # MLflow's limits (mlflow/utils/validation.py); checked here so a long value never fails a run.
 MAX_PARAM_VALUE = 6000
 MAX_KEY = 250
@@ -41,11 +43,6 @@ def spec_params(experiment: Any) -> dict[str, str]:
     return flatten(experiment.to_dict())
 
 
-def run_name(experiment: Any) -> str:
-    """The same name as the run's Ray Train folder: `<recipe>-<spec_hash[:12]>`."""
-    return f"{experiment.recipe}-{experiment.spec_hash[:12]}"
-
-
 def run_tags(experiment: Any, output_dir: str, data_fingerprint: str) -> dict[str, str]:
     """Tags that identify the run (spec_hash + output_dir find it again on resume) and its provenance."""
     from pathlib import Path
@@ -61,7 +58,7 @@ def run_tags(experiment: Any, output_dir: str, data_fingerprint: str) -> dict[st
         "family": experiment.problem.family,
         "model": experiment.model.name,
         "hparams_set": experiment.hparams_set,
-        "output_dir": os.path.abspath(output_dir),
+        "output_dir": RunDir(output_dir).absolute,
         "data_fingerprint": data_fingerprint,
         "code_commit": commit or "unknown",
         "code_dirty": "unknown" if dirty is None else str(dirty).lower(),

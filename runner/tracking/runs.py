@@ -9,21 +9,18 @@ found again by its tags `spec_hash` + `output_dir`. A different spec never share
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from runner.run_plots import PLOTS_DIR
+from runner.run_dir import RunDir, run_name
 from runner.specs.errors import SpecError
-from runner.tracking.params import run_name, run_tags, spec_params
+from runner.tracking.params import run_tags, spec_params
 from runner.tracking.uri import display
 
-RUN_FILE = "mlflow_run.json"
-SPEC_ARTIFACT = "experiment.yaml"
-# Files of a finished run that are logged as artifacts, when present.
-FINAL_ARTIFACTS = ("final_metrics.json", "final_metrics_signatures.json", "decoded_test.txt", "ray_run.json")
+RUN_FILE = RunDir.MLFLOW_RUN
+SPEC_ARTIFACT = RunDir.EXPERIMENT
 _PARAM_BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
 # MLflow 3 opens an experiment in the view its kind names (the UI's ExperimentKind enum; unset, it
 # guesses and lands on the GenAI overview): runner's runs are model training.
@@ -90,7 +87,7 @@ def _find_existing(mlflow_client, experiment: Any, output_dir: str, uri: str) ->
         if run is not None and run.data.tags.get("spec_hash") == experiment.spec_hash:
             return TrackedRun(run.info.run_id, uri, run.info.experiment_id, resumed=True)
     exp = mlflow_client.get_experiment_by_name(experiment_name(experiment))
-    folder = os.path.abspath(output_dir)
+    folder = RunDir(output_dir).absolute
     if exp is None or "'" in folder:  # MLflow's filter syntax has no escape for a quote
         return None
     runs = mlflow_client.search_runs(
@@ -147,32 +144,23 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
     """Log the run's final files as artifacts and set its end status (FINISHED / FAILED / KILLED)."""
     mlflow_client = client(run.uri)
     if status == "FINISHED":
-        for name in FINAL_ARTIFACTS:
-            path = os.path.join(output_dir, name)
-            if os.path.isfile(path):
-                mlflow_client.log_artifact(run.run_id, path)
-        plots = os.path.join(output_dir, PLOTS_DIR)
-        if os.path.isdir(plots):
-            mlflow_client.log_artifacts(run.run_id, plots, PLOTS_DIR)
+        run_dir = RunDir(output_dir)
+        for name in RunDir.ARTIFACTS:
+            path = run_dir.file(name)
+            if path.is_file():
+                mlflow_client.log_artifact(run.run_id, str(path))
+        if run_dir.plots.is_dir():  # loss and eval curves (runner/run_plots.py)
+            mlflow_client.log_artifacts(run.run_id, str(run_dir.plots), RunDir.PLOTS)
     # MLflow prints "View run ... at: <url>" on stdout for a server URI; stdout is the run's JSON metrics.
     with contextlib.redirect_stdout(sys.stderr):
         mlflow_client.set_terminated(run.run_id, status=status)
 
 
 def read_run_file(output_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(output_dir, RUN_FILE)
-    try:
-        with open(path, encoding="utf-8") as f:
-            found = json.load(f)
-    except (OSError, ValueError):  # missing, truncated or not UTF-8: as if the run had no MLflow run yet
-        return None
+    found = RunDir(output_dir).read_json(RunDir.MLFLOW_RUN)  # missing, truncated or not UTF-8: None
     return found if isinstance(found, dict) else None
 
 
 def _remember(output_dir: str, run: TrackedRun) -> None:
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, RUN_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump({k: v for k, v in asdict(run).items() if k != "resumed"}, f, indent=2)
-    os.replace(path + ".tmp", path)
+    RunDir(output_dir).write_json(RunDir.MLFLOW_RUN, {k: v for k, v in asdict(run).items() if k != "resumed"})
 

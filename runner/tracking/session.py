@@ -31,10 +31,6 @@ class TrackedSession:
         return self.inner.device
 
     @property
-    def output_dir(self) -> str:
-        return self.inner.output_dir
-
-    @property
     def is_main(self) -> bool:
         return self.inner.is_main
 

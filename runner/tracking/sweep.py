@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runner.run_dir import run_name
 from runner.tracking import runs
 
 SWEEP_TAG = "runner.sweep"          # "true" on a sweep's parent run
@@ -40,7 +41,7 @@ def start_sweep_run(experiment: Any, sweep_dir: str, uri: str, data_fingerprint:
     parent = runs.start_or_resume(experiment, sweep_dir, uri, data_fingerprint)
     client = runs.client(uri)
     client.set_tag(parent.run_id, SWEEP_TAG, "true")
-    client.set_tag(parent.run_id, "mlflow.runName", f"{experiment.recipe}-{experiment.spec_hash[:12]}-tune")
+    client.set_tag(parent.run_id, "mlflow.runName", f"{run_name(experiment)}-tune")
     for key, value in (description or {}).items():
         client.set_tag(parent.run_id, f"tune.{key}", value)
     return parent

@@ -86,8 +86,11 @@ class NextTokenLogits:
 
     def next_logits(self, prefixes: torch.Tensor, parents: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [N, V] after `prefixes` [N, T] (start symbol first), whose rows extend the
-        rows `parents` [N] of the previous call's prefixes (None: row i extends row i)."""
+        rows `parents` [N] of the previous call's prefixes (None: row i extends row i). N may
+        shrink: rows of finished sentences are dropped by leaving them out of `parents`."""
         if not self.cached:
+            if parents is not None and parents.shape[0] != memory_rows(self.memory):
+                self.memory = {key: value.index_select(0, parents) for key, value in self.memory.items()}
             return self.model.decode(self.memory, prefixes)[:, -1]
         if parents is not None:
             self.state = self.state.select(parents)
@@ -97,23 +100,33 @@ class NextTokenLogits:
 
 @torch.no_grad()
 def greedy_decode(model: Any, batch: dict[str, torch.Tensor], max_length: int, cached: bool = True) -> list[list[int]]:
-    """Argmax decoding of up to `max_length` tokens per sentence; ids without start symbol and EOS."""
+    """Argmax decoding of up to `max_length` tokens per sentence; ids without start symbol and EOS.
+    A sentence leaves the batch when it ends, so the others' steps get cheaper."""
     memory = model.encode(encoder_inputs(batch))
     size = memory_rows(memory)
     device = next(iter(memory.values())).device
     stepper = NextTokenLogits(model, memory, 1, cached)
     logits = stepper.first
     prefix = torch.full((size, 1), PAD_ID, dtype=torch.long, device=device)
-    finished = torch.zeros(size, dtype=torch.bool, device=device)
+    active = torch.arange(size, device=device)  # the sentence of each row still decoding
+    results: list[list[int]] = [[] for _ in range(size)]
     for step in range(max_length):
         next_token = logits.argmax(dim=-1)
-        next_token = torch.where(finished, torch.full_like(next_token, PAD_ID), next_token)
         prefix = torch.cat([prefix, next_token[:, None]], dim=1)
-        finished |= next_token == EOS_ID
-        if step + 1 == max_length or bool(finished.all()):
+        ended = next_token == EOS_ID
+        ending = int(ended.sum())
+        if step + 1 == max_length or ending == prefix.shape[0]:
             break
-        logits = stepper.next_logits(prefix)
-    return [strip_ids(row[1:]) for row in prefix.tolist()]
+        parents = None
+        if ending:
+            for sentence, row in zip(active[ended].tolist(), prefix[ended].tolist()):
+                results[sentence] = strip_ids(row[1:])
+            parents = (~ended).nonzero().squeeze(1)
+            active, prefix = active[parents], prefix[parents]
+        logits = stepper.next_logits(prefix, parents)
+    for sentence, row in zip(active.tolist(), prefix.tolist()):
+        results[sentence] = strip_ids(row[1:])
+    return results
 
 
 def _gather_beams(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -127,7 +140,9 @@ def beam_search(
     model: Any, batch: dict[str, torch.Tensor], beam_size: int, alpha: float, max_length: int, cached: bool = True,
 ) -> list[list[int]]:
     """T2T beam search; returns the best hypothesis per sentence (ids without start symbol and EOS).
-    With a cache, the alive hypotheses' caches follow their parents: one index_select per step."""
+    With a cache, the alive hypotheses' caches follow their parents: one index_select per step.
+    A sentence leaves the batch once it is done (no alive hypothesis can beat its best finished
+    one), so the steps of the sentences still decoding get cheaper."""
     memory = model.encode(encoder_inputs(batch))
     size, k = memory_rows(memory), beam_size
     device = next(iter(memory.values())).device
@@ -142,9 +157,11 @@ def beam_search(
     finished_score = torch.full((size, k), _NEG_INF, device=device)
     finished_flag = torch.zeros((size, k), dtype=torch.bool, device=device)
     best_possible_penalty = length_penalty(max_length, alpha)
-    row_offset = (torch.arange(size, device=device) * k)[:, None]
+    active = torch.arange(size, device=device)  # the sentence of each row of the tensors above
+    results: list[list[int]] = [[] for _ in range(size)]
 
     for i in range(max_length):
+        size = active.shape[0]
         vocab = logits.shape[-1]
         logp = alive_logp[:, :, None] + torch.log_softmax(logits.float(), dim=-1).view(size, k, vocab)
         penalty = length_penalty(i + 1, alpha)
@@ -173,17 +190,29 @@ def beam_search(
         finished_seq = _gather_beams(pool_seq, pick)
         finished_flag = _gather_beams(pool_flag, pick)
 
-        # Stop once no alive hypothesis can still beat a sentence's best finished one.
+        # A sentence is done once no alive hypothesis can still beat its best finished one.
         best_alive_bound = alive_logp[:, 0] / best_possible_penalty
         best_finished = torch.where(finished_flag.any(dim=1), finished_score.max(dim=1).values,
                                     torch.full_like(best_alive_bound, _NEG_INF))
-        if i + 1 == max_length or bool((best_finished > best_alive_bound).all()):
+        done = best_finished > best_alive_bound
+        done_count = int(done.sum())
+        if i + 1 == max_length or done_count == size:
             break
-        logits = stepper.next_logits(alive_seq.view(size * k, -1), (alive_parent + row_offset).view(-1))
+        parents = (alive_parent + (torch.arange(size, device=device) * k)[:, None]).view(-1)
+        if done_count:  # done sentences leave the batch with their best finished hypothesis
+            for sentence, row in zip(active[done].tolist(), finished_seq[done, 0].tolist()):
+                results[sentence] = strip_ids(row[1:])
+            keep = (~done).nonzero().squeeze(1)
+            active, alive_seq, alive_logp = active[keep], alive_seq[keep], alive_logp[keep]
+            finished_seq, finished_score, finished_flag = finished_seq[keep], finished_score[keep], finished_flag[keep]
+            parents = parents.view(size, k)[keep].view(-1)
+        logits = stepper.next_logits(alive_seq.view(-1, alive_seq.shape[-1]), parents)
 
     has_finished = finished_flag.any(dim=1)
     best = torch.where(has_finished[:, None], finished_seq[:, 0], alive_seq[:, 0])
-    return [strip_ids(row[1:]) for row in best.tolist()]
+    for sentence, row in zip(active.tolist(), best.tolist()):
+        results[sentence] = strip_ids(row[1:])
+    return results
 
 
 def decode_batch(

@@ -1,17 +1,11 @@
-"""Evaluation: teacher-forced statistics on a split, decoded metrics on the test split, and the
-files a finished run leaves behind.
-
-  final_metrics.json             flat {metric: number}; non-finite values are written as null
-  final_metrics_signatures.json  {metric: how it was computed}, e.g. sacreBLEU's signature
-  decoded_test.txt               one detokenized hypothesis per test example, in split order
+"""Evaluation: teacher-forced statistics on a split, and every metric of the problem on the test
+split. Nothing here writes a file: the results go back to the host through `train()`'s
+FinalResults, and runner/run_dir.py writes them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import os
 from typing import Any
 
 import torch
@@ -19,13 +13,10 @@ import torch.distributed as dist
 
 from runner import metrics as metric_registry
 from runner.metrics.base import DecodedOutputs, TokenStats
+from runner.run_dir import read_final_metrics, write_final_metrics  # noqa: F401  (their old import path)
 from runner.training.decode import decode_split_ids
 from runner.training.loss import stats_vector, to_token_stats, zero_stats
 from runner.training.stream import collate
-
-FINAL_METRICS_FILE = "final_metrics.json"
-SIGNATURES_FILE = "final_metrics_signatures.json"
-DECODED_FILE = "decoded_test.txt"
 
 
 def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
@@ -92,50 +83,14 @@ def decoded_outputs(model: torch.nn.Module, data: Any, split: str, decode_spec: 
     )
 
 
-def write_decoded(output_dir: str, hypotheses: list[str]) -> str:
-    path = os.path.join(output_dir, DECODED_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        for line in hypotheses:
-            f.write(line.replace("\n", " ") + "\n")
-    return path
-
-
-def write_final_metrics(output_dir: str, metrics: dict[str, float], signatures: dict[str, str] | None = None) -> str:
-    """Write `final_metrics.json` (numbers only) and, if any, the signatures beside it."""
-    flat: dict[str, float | None] = {}
-    for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"final metric '{name}' must be a number, got {type(value).__name__} {value!r}; "
-                            "put descriptions (like sacreBLEU's signature) in `signatures`")
-        flat[name] = value if math.isfinite(value) else None
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, FINAL_METRICS_FILE)
-    _write_json_atomic(path, flat)
-    if signatures:
-        _write_json_atomic(os.path.join(output_dir, SIGNATURES_FILE), dict(signatures))
-    return path
-
-
-def read_final_metrics(output_dir: str) -> dict[str, float | None]:
-    with open(os.path.join(output_dir, FINAL_METRICS_FILE)) as f:
-        return json.load(f)
-
-
-def _write_json_atomic(path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def evaluate_test_split(
     experiment: Any, model: torch.nn.Module, data: Any, session: Any, metric_names: list[str]
-) -> tuple[dict[str, float], dict[str, str]]:
+) -> tuple[dict[str, float], dict[str, str], list[str] | None]:
     """Every metric the problem lists, on the test split: teacher-forced ones on all workers,
-    decoded ones on the main worker (which also writes decoded_test.txt).
+    decoded ones on the main worker.
 
-    Returns (values, signatures); workers other than the main one return teacher-forced values only.
+    Returns (values, signatures, decoded hypotheses or None); workers other than the main one
+    return teacher-forced values only.
     """
     stats = teacher_forced_stats(
         model, data, "test",
@@ -145,10 +100,11 @@ def evaluate_test_split(
     )
     values = metric_registry.compute_token_metrics(metric_registry.token_metric_names(metric_names), stats)
     signatures: dict[str, str] = {}
+    hypotheses = None
     decoded_names = metric_registry.decoded_metric_names(metric_names)
     if decoded_names and session.is_main:
         outputs = decoded_outputs(model, data, "test", experiment.decode)
-        write_decoded(session.output_dir, outputs.hypotheses)
+        hypotheses = list(outputs.hypotheses)
         decoded_values, signatures = metric_registry.compute_decoded_metrics(decoded_names, outputs)
         values.update(decoded_values)
-    return values, signatures
+    return values, signatures, hypotheses

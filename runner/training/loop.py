@@ -3,7 +3,8 @@
     metrics = train(experiment, data, session)
 
 reads top to bottom as: seed -> build model -> optimizer and schedule -> resume -> steps
-(periodic eval, checkpoints, progress rows) -> final eval on the test split -> final files.
+(periodic eval, checkpoints, progress rows) -> final eval on the test split -> FinalResults,
+which the host (runner/api.py in-process, the Ray driver, a Tune trial) writes into the run folder.
 
 Guarantees:
 - Deterministic: everything is seeded from `train.seed`, batches come from the deterministic
@@ -40,7 +41,8 @@ from runner import metrics as metric_registry
 from runner import registry
 from runner.training import checkpoint as ckpt
 from runner.training.decode import supports_decoding
-from runner.training.evaluate import autocast_for, evaluate_test_split, teacher_forced_stats, write_final_metrics
+from runner.run_dir import FinalResults
+from runner.training.evaluate import autocast_for, evaluate_test_split, teacher_forced_stats
 from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
@@ -302,14 +304,14 @@ def _plugin_modules(experiment: Any) -> list[str]:
     return list(getattr(experiment, "plugins", None) or [])
 
 
-def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | None = None) -> dict[str, float]:
-    """Train, evaluate, checkpoint and score one experiment; returns the final metrics.
+def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | None = None) -> FinalResults:
+    """Train, evaluate, checkpoint and score one experiment; returns what the host writes.
 
     `model`, if given, is used instead of building `experiment.model` from the registry.
-    The final metrics (also written to `session.output_dir/final_metrics.json` by the main
-    worker) are the problem's metrics on the test split under their own names, the last
-    eval-split values as `eval_<name>`, and `steps`, `train_seconds`, `tokens_per_sec`,
-    `peak_memory_mb`, `train_loss`.
+    The final metrics are the problem's metrics on the test split under their own names, the
+    last eval-split values as `eval_<name>`, and `steps`, `train_seconds`, `tokens_per_sec`,
+    `peak_memory_mb`, `train_loss`; with them come the decoded metrics' signatures and the
+    decoded test hypotheses (main worker only). The loop writes no final file itself.
     """
     registry.import_plugins(_plugin_modules(experiment))
     metric_names = list(experiment.problem.metrics)
@@ -338,7 +340,7 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
         run.after_step()
     run.finish_training()
 
-    test_values, signatures = evaluate_test_split(experiment, run.model, data, session, metric_names)
+    test_values, signatures, decoded = evaluate_test_split(experiment, run.model, data, session, metric_names)
     final: dict[str, float] = dict(test_values)
     final.update({f"eval_{k}": v for k, v in run.last_eval.items()})
     final.update({
@@ -349,10 +351,8 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
     })
     if run.last_train_loss is not None:
         final["train_loss"] = run.last_train_loss
-    if session.is_main:
-        write_final_metrics(session.output_dir, final, signatures)
     last_row: dict[str, Any] = {"step": run.step, **{f"eval_{k}": v for k, v in run.last_eval.items()}}
     last_row.update(test_values)  # the test split's values under their plain names, as in final_metrics.json
     last_row["done"] = 1
     session.report(last_row, checkpoint_dir=None)
-    return final
+    return FinalResults(final, signatures, decoded)

@@ -5,9 +5,8 @@ talks to a `Session`:
 
   world_rank, world_size   this worker's rank and the number of data-parallel workers
   device                   the torch.device this worker trains on
-  is_main                  world_rank == 0: the worker that writes checkpoints and final files
-  output_dir               a local directory where the main worker writes final artifacts
-                           (final_metrics.json, decoded_test.txt)
+  is_main                  world_rank == 0: the worker that writes checkpoints and returns the
+                           decoded output (the host writes the final files: runner/run_dir.py)
   report(metrics, checkpoint_dir=None, milestone=True)
                            record one row of metrics. Every worker calls it at the same steps;
                            only the main worker passes a checkpoint_dir: a finished checkpoint
@@ -24,7 +23,6 @@ The Ray Train session in `runner/launch/` implements the same names over `ray.tr
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -33,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from runner.run_dir import RunDir
 from runner.training import checkpoint as ckpt
 
 
@@ -41,7 +40,6 @@ class Session(Protocol):
     world_rank: int
     world_size: int
     device: torch.device
-    output_dir: str
 
     @property
     def is_main(self) -> bool: ...
@@ -57,7 +55,7 @@ def default_device() -> torch.device:
 
 class InProcessSession:
     """One worker in this process: checkpoints under `output_dir/checkpoints/step_*`,
-    metrics appended to `output_dir/metrics.jsonl`, one progress line per report on stdout."""
+    metrics appended to `output_dir/metrics.jsonl` (RunDir's writer), one progress line per report on stdout."""
 
     world_rank = 0
     world_size = 1
@@ -69,9 +67,9 @@ class InProcessSession:
         device: torch.device | str | None = None,
         verbose: bool = True,
     ):
-        self.output_dir = os.path.abspath(output_dir)
-        self.checkpoint_root = os.path.join(self.output_dir, "checkpoints")
-        self.metrics_path = os.path.join(self.output_dir, "metrics.jsonl")
+        self.run_dir = RunDir(output_dir)
+        self.output_dir = self.run_dir.absolute
+        self.checkpoint_root = self.run_dir.checkpoints
         self.keep_checkpoints = keep_checkpoints
         self.device = torch.device(device) if device is not None else default_device()
         self.verbose = verbose
@@ -86,8 +84,7 @@ class InProcessSession:
         if checkpoint_dir is not None:
             row["checkpoint"] = ckpt.persist(checkpoint_dir, self.checkpoint_root, self.keep_checkpoints)
         row["time"] = time.time()
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row, allow_nan=True) + "\n")
+        self.run_dir.append_row(row)
         if self.verbose:
             print(progress_line(row), file=sys.stdout, flush=True)
 
