@@ -107,6 +107,11 @@ def plugin_modules(experiment: "Experiment | dict[str, Any]") -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# train fields added after spec_hashes were published, with the default that is the behaviour from
+# before they existed (runner/training/precision.py): hashed only once they leave it.
+_TRAIN_ADDED_DEFAULTS = {"precision": "auto", "compile": False}
+
+
 def canonical_json(experiment: Experiment) -> str:
     return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)),
                       unhashed_defaults(type(experiment.problem)))
@@ -122,6 +127,9 @@ def _canonical(data: dict[str, Any], added_defaults: dict[str, Any],
     if isinstance(data.get("hparams"), dict):
         data["hparams"] = {k: v for k, v in data["hparams"].items()
                            if not (k in added_defaults and v == added_defaults[k])}
+    if isinstance(data.get("train"), dict):
+        data["train"] = {k: v for k, v in data["train"].items()
+                         if not (k in _TRAIN_ADDED_DEFAULTS and v == _TRAIN_ADDED_DEFAULTS[k])}
     if added_problem_defaults and isinstance(data.get("problem"), dict):
         data["problem"] = {k: v for k, v in data["problem"].items()
                            if not (k in added_problem_defaults and v == added_problem_defaults[k])}
