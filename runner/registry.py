@@ -63,6 +63,11 @@ MODELS: dict[str, Entry] = {
               _M + "image_transformer:build", "Autoregressive pixel model with local attention (Parmar et al. 2018)"),
         Entry("masked_lm", _M + "masked_lm_hparams:MaskedLMHparams", _M + "masked_lm:build",
               "Encoder-only Transformer trained with masked-token prediction (BERT-style)"),
+        Entry("decision_transformer", _M + "decision_transformer_hparams:DecisionTransformerHparams",
+              _M + "decision_transformer:build",
+              "Decision Transformer: (return-to-go, state, action) tokens, causal; or behaviour cloning"),
+        Entry("perceiver", _M + "perceiver_hparams:PerceiverHparams", _M + "perceiver:build",
+              "Perceiver: latents cross-attend to pixels or log-mel frames (Fourier positions), then self-attend"),
     ]
 }
 
@@ -83,6 +88,8 @@ FAMILIES: dict[str, Entry] = {
               "Autoregressive image generation (bits per dimension)"),
         Entry("masked_lm", _P + "masked_lm_spec:MaskedLMProblem", _P + "masked_lm:build",
               "Masked language modelling (BERT-style masks over a language-model text problem)"),
+        Entry("offline_rl", _P + "offline_rl_spec:OfflineRLProblem", _P + "offline_rl:build",
+              "Offline RL: trajectories of scripted policies in a gymnasium environment (or Minari/D4RL files)"),
     ]
 }
 

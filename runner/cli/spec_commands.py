@@ -64,6 +64,7 @@ def cmd_list(args) -> int:
 
     cat = Catalog.for_file(None)
     console = Console(soft_wrap=False)
+    mixed = len(cat.roots) > 1  # RUNNER_CATALOG in play: say which catalog each name comes from
     for kind in [args.kind] if args.kind else LIST_KINDS:
         singular = {"problems": "problem", "models": "model", "hparams": "hparams", "ranges": "range",
                     "recipes": "recipe"}[kind]
@@ -73,6 +74,8 @@ def cmd_list(args) -> int:
             table.add_column("model" if kind == "hparams" else "base", no_wrap=True)
         if kind in T2T_KINDS:
             table.add_column("T2T", no_wrap=True)
+        if mixed:
+            table.add_column("from", overflow="fold")
         table.add_column("description")
         for name, path in cat.names(singular).items():
             try:
@@ -86,6 +89,8 @@ def cmd_list(args) -> int:
                 row.append(str(data.get("base", "")))
             if kind in T2T_KINDS:
                 row.append(t2t_status(data))
+            if mixed:
+                row.append(cat.origin(path))
             row.append(str(data.get("description", "")))
             table.add_row(*row)
         console.print(table)

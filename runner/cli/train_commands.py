@@ -80,6 +80,8 @@ def cmd_run(args) -> int:
         from runner.specs.errors import SpecError
 
         raise SpecError("--record needs a finished run; drop --dry-run or --record")
+    if not args.dry_run:
+        _record_command(output_dir, experiment, args)
     if not args.in_process:
         status = _run_on_ray(experiment, output_dir, args)
     else:
@@ -115,6 +117,23 @@ QUICK_RECIPE = "reverse_cpu"  # the README's first command: a CPU run that visib
 
 def is_smoke_test(recipe: str) -> bool:
     return recipe.endswith(SMOKE_SUFFIX)
+
+
+def _record_command(output_dir: str, experiment, args) -> None:
+    """command.txt: how this run was started or resumed. The folder is claimed first (another spec's
+    folder is refused before anything is written into it); a finished run records nothing, and a
+    run that fails before training forgets the line with its claim (RunDir.release_if_unstarted)."""
+    import datetime as dt
+    import os
+
+    from runner.run_dir import RunDir
+
+    run_dir = RunDir(output_dir)
+    run_dir.claim(experiment)
+    if run_dir.final_metrics() is None:
+        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        run_dir.record_command(getattr(args, "argv", None) or ["run", args.recipe], list(args.overrides),
+                               os.getcwd(), when)
 
 
 def _own_run_folder(spec: str, experiment) -> str | None:

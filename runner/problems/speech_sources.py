@@ -64,6 +64,11 @@ def _fsdd(spec: SpeechProblem, folder: Path) -> SpeechSourcePlan:
         yield from spoken_digits.generate(
             by_split[split], audio, split, count, spec.sample_rate, u.min_digits, u.max_digits, u.silence_ms,
             u.speed_perturbation if split == "train" else 0.0, u.seed)
+        if split == "train" and spec.synthetic_voices is not None:  # never eval or test: those stay human
+            from runner.problems import synthetic_voices
+
+            yield from synthetic_voices.generate(spec.synthetic_voices, spec.synthetic_voices.utterances,
+                                                 spec.sample_rate, u.min_digits, u.max_digits, u.seed)
 
     return SpeechSourcePlan("fsdd", f"fsdd:{folder}", [t.path for t in takes], read)
 

@@ -107,11 +107,18 @@ def plugin_modules(experiment: "Experiment | dict[str, Any]") -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# train fields added after spec_hashes were published, with the default that is the behaviour from
+# before they existed (runner/training/precision.py): hashed only once they leave it.
+_TRAIN_ADDED_DEFAULTS = {"precision": "auto", "compile": False}
+
+
 def canonical_json(experiment: Experiment) -> str:
-    return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)))
+    return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)),
+                      unhashed_defaults(type(experiment.problem)))
 
 
-def _canonical(data: dict[str, Any], added_defaults: dict[str, Any]) -> str:
+def _canonical(data: dict[str, Any], added_defaults: dict[str, Any],
+               added_problem_defaults: dict[str, Any] | None = None) -> str:
     data = {k: v for k, v in data.items() if k not in _NOT_HASHED}
     data = {k: ({kk: vv for kk, vv in v.items() if kk not in _NOTES} if isinstance(v, dict) else v)
             for k, v in data.items()}
@@ -120,14 +127,21 @@ def _canonical(data: dict[str, Any], added_defaults: dict[str, Any]) -> str:
     if isinstance(data.get("hparams"), dict):
         data["hparams"] = {k: v for k, v in data["hparams"].items()
                            if not (k in added_defaults and v == added_defaults[k])}
+    if isinstance(data.get("train"), dict):
+        data["train"] = {k: v for k, v in data["train"].items()
+                         if not (k in _TRAIN_ADDED_DEFAULTS and v == _TRAIN_ADDED_DEFAULTS[k])}
+    if added_problem_defaults and isinstance(data.get("problem"), dict):
+        data["problem"] = {k: v for k, v in data["problem"].items()
+                           if not (k in added_problem_defaults and v == added_problem_defaults[k])}
     return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = None) -> str:
+def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = None,
+                added_problem_defaults: dict[str, Any] | None = None) -> str:
     """The hash of an experiment as stored (a run folder's experiment.yaml, a record's embedded spec),
     computed without validating it and without importing anything."""
     try:
-        return hashlib.sha256(_canonical(data, added_defaults or {}).encode("utf-8")).hexdigest()
+        return hashlib.sha256(_canonical(data, added_defaults or {}, added_problem_defaults).encode("utf-8")).hexdigest()
     except (TypeError, ValueError, AttributeError):  # not JSON-able: it cannot match any hash
         return ""
 
@@ -143,9 +157,10 @@ def verified_before_import(data: Any) -> bool:
 
     try:
         hparams_cls = registry.model_for(data["model"]).config_class()
-    except Exception:  # noqa: BLE001 - a plugin's model (not imported yet) or a malformed section
+        problem_cls = registry.family(data["problem"]["family"]).config_class()
+    except Exception:  # noqa: BLE001 - a plugin's model or family (not imported yet) or a malformed section
         return False
-    return stored_hash(data, unhashed_defaults(hparams_cls)) == data["spec_hash"]
+    return stored_hash(data, unhashed_defaults(hparams_cls), unhashed_defaults(problem_cls)) == data["spec_hash"]
 
 
 def _no_negative_zero(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from runner.specs.base import Spec
+from runner.specs.base import Spec, added_field, unhashed_defaults  # noqa: F401 - re-exported
 
 # The factors a learning-rate schedule may multiply together (T2T's utils/learning_rate.py).
 SCHEDULE_FACTORS = (
@@ -22,19 +22,6 @@ SCHEDULE_FACTORS = (
     "cosdecay",
     "linear_decay",
 )
-
-
-def added_field(default: Any, **kwargs: Any) -> Any:
-    """A Field added after results were recorded. While it holds `default` it is left out of
-    spec_hash (experiment.canonical_json), so a recorded experiment keeps its hash; the default
-    must therefore be the behaviour from before the field existed, and never change."""
-    return Field(default, json_schema_extra={"unhashed_default": True}, **kwargs)
-
-
-def unhashed_defaults(hparams_class: type) -> dict[str, Any]:
-    """name -> default of the `added_field`s of an hparams class."""
-    return {name: info.default for name, info in hparams_class.model_fields.items()
-            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("unhashed_default")}
 
 
 ConvInitializer = Literal["fan_in_truncated_normal", "normal_unit_scaling", "uniform_unit_scaling", "t2t_resnet"]

@@ -214,6 +214,11 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         if found is not None and found[2].name != model.name:
             errors.append(SpecError(f"range '{found[0].name}' varies a set for model '{found[2].name}', "
                                     f"but the recipe trains '{model.name}'", tune_where, "tune.range"))
+    if recipe is not None and recipe.train.precision == "fp16" and recipe.resources.accelerator != "gpu":
+        errors.append(SpecError(f"fp16 needs resources.accelerator gpu (its gradient scaler is CUDA's), not "
+                                f"{recipe.resources.accelerator}; use bf16 or fp32",
+                                origins.get(("train", "precision")) or doc.where(("train", "precision")),
+                                "train.precision"))
     if errors:
         raise SpecError.merge(errors)
     return make_experiment(

@@ -41,11 +41,12 @@ from runner import registry
 from runner.training import checkpoint as ckpt
 from runner.training.decode import supports_decoding
 from runner.run_dir import FinalResults
-from runner.training.evaluate import autocast_for, evaluate_test_split, teacher_forced_stats
+from runner.training.evaluate import evaluate_test_split, teacher_forced_stats
 from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.precision import Precision, compiled, to_device
 from runner.training.threads import pin_threads
 
 if TYPE_CHECKING:  # names for the signature only: the loop is given these, it builds none of them
@@ -135,6 +136,9 @@ class _Run:
             DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.ddp else self.model
         )
+        # precision, TF32 and torch.compile from train.precision / train.compile (precision.py)
+        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
+        self.trained = compiled(self.trained, getattr(self.tr, "compile", False))
         self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
         self.last_eval_step, self.last_checkpoint_step = -1, self.step
@@ -181,27 +185,28 @@ class _Run:
                              f"(every target equals target_pad_id={self.pad_id}); check the problem's data")
         self.trained.train()
         for n, i in enumerate(positions):
-            batch = {k: v.to(self.device, non_blocking=True) for k, v in mine[i].items()}
+            batch = to_device(mine[i], self.device)
             # DDP all-reduces gradients only on the last micro-batch of the step.
             sync = self.trained.no_sync() if self.ddp and n < len(positions) - 1 else contextlib.nullcontext()
             with sync:
-                with autocast_for(self.device):
+                with self.precision.autocast():
                     loss, ce_share, aux = micro_step_loss(
                         self.trained, batch, global_tokens=tokens, world_size=self.world,
                         accumulation=accumulation, pad_id=self.pad_id, label_smoothing=self.hp.label_smoothing,
                         labels=labels_of(batch) if labels_of else None,
                     )
-                loss.backward()
+                self.precision.backward(loss)
             self.window_loss += ce_share.double()
             if aux is not None:
                 self.window_aux += aux.double() / (accumulation * self.world)
                 self.window_has_aux = True
         # The global gradient norm (after DDP's all-reduce); kept as a tensor: no host sync per step.
+        self.precision.unscale(self.optimizer)
         if self.hp.clip_grad_norm > 0:
             self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.clip_grad_norm)
         else:
             self.grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
-        self.optimizer.step()
+        self.precision.step(self.optimizer)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -333,7 +338,7 @@ def train(experiment: Experiment, data: ProblemData, session: Session,
     budget = float(experiment.train.time_budget_minutes)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     last_step = experiment.train.steps
-    replay = experiment.replay_steps
+    replay = getattr(experiment, "replay_steps", None)
     if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
         deadline, last_step = None, replay
     while run.step < last_step and not _out_of_time(deadline, run.world, device):
