@@ -23,7 +23,7 @@ from runner.specs.experiment import Experiment
 from runner.specs.loader import parse_value
 
 # Sections whose values `-o` can set; the rest are derived (global_batch) or not trained (tracking).
-_OVERRIDABLE = ("problem", "hparams", "train", "decode", "resources")
+_OVERRIDABLE = ("problem", "hparams", "train", "decode", "resources", "tune")  # tune: a sweep trial's own settings
 _NOT_VALUES = {"name", "description", "family"}
 
 

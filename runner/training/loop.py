@@ -154,15 +154,27 @@ class _Run:
             return 0, ckpt.DataPosition()
         meta = ckpt.read_meta(path)
         expected = self.experiment.spec_hash
-        if meta.get("spec_hash") and expected and meta["spec_hash"] != expected:
+        other_spec = bool(meta.get("spec_hash") and expected and meta["spec_hash"] != expected)
+        if other_spec:
             # Not an error: Tune's PBT restores another trial's checkpoint under new hparams.
             print(f"note: resuming from {path}, saved by spec {meta['spec_hash'][:12]}, "
                   f"into spec {expected[:12]}", file=sys.stderr)
         step, position = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
                                               scheduler=self.scheduler, map_location=self.device)
+        if other_spec:
+            self._apply_hparams_to_restored_optimizer()
         if self.rank != 0:  # the checkpoint holds rank 0's RNG; give other workers their own stream
             torch.manual_seed(self.tr.seed + self.rank + 1_000_003 * step)
         return step, position
+
+    def _apply_hparams_to_restored_optimizer(self) -> None:
+        """The optimizer's state_dict brought the saving run's betas, epsilon, weight decay and rate;
+        keep its moments but take this run's hparams (a PBT exploit changed them)."""
+        fresh = build_optimizer(self.model, self.hp, self.device)
+        for group, new in zip(self.optimizer.param_groups, fresh.param_groups):
+            group.update({k: v for k, v in new.items() if k not in ("params", "lr", "initial_lr")})
+        for group, base, rate in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+            group["lr"] = base * rate(self.scheduler.last_epoch)  # this run's schedule, at the restored step
 
     # -- one optimizer step ---------------------------------------------------------------------
     def _reset_window(self) -> None:
