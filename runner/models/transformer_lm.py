@@ -212,10 +212,10 @@ def build(hparams: Any, info: Any) -> TransformerLM:
     vocab_size = info.target_vocab_size
     if hparams.prepend_mode != "none":
         require_token_inputs(info, "transformer_lm")
-        input_vocab = getattr(info, "input_vocab_size", None)
-        if input_vocab not in (None, vocab_size):
+        input_vocab = info.input_vocab_size
+        if input_vocab != vocab_size:
             raise ValueError(
                 f"prepend_mode={hparams.prepend_mode} puts inputs and targets in one sequence, so they need one "
                 f"vocabulary, but input_vocab_size={input_vocab} and target_vocab_size={vocab_size}; share the "
                 f"problem's vocabulary or use the encoder-decoder 'transformer'")
-    return TransformerLM(hparams, vocab_size, getattr(info, "pad_id", 0))
+    return TransformerLM(hparams, vocab_size, info.pad_id)
