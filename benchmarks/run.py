@@ -18,6 +18,7 @@ import importlib
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.machine import load_average, machine_info
@@ -31,13 +32,17 @@ BENCHMARKS = {
     "throughput": "benchmarks.throughput",
     "gpu_mfu": "benchmarks.gpu_mfu",
     "ray_overhead": "benchmarks.ray_overhead",
+    "decode": "benchmarks.decode",
+    "tune_overhead": "benchmarks.tune_overhead",
+    "tune_asha_vs_random": "benchmarks.tune_asha_vs_random",
 }
 
 
-def run_one(name: str, quick: bool) -> Result:
+def run_one(name: str, quick: bool, run: Callable[..., Result] | None = None) -> Result:
+    """`run` replaces the module's run(quick) (a benchmark's own CLI passes its extra options)."""
     module = importlib.import_module(BENCHMARKS[name])
     load_start, started, date = load_average(), time.perf_counter(), now_iso()
-    result: Result = module.run(quick=quick)
+    result: Result = (run or module.run)(quick=quick)
     result.seconds = time.perf_counter() - started
     result.load_start, result.load_end, result.date, result.quick = load_start, load_average(), date, quick
     result.machine = machine_info(_device_of(result))
