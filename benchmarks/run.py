@@ -33,6 +33,8 @@ BENCHMARKS = {
     "gpu_mfu": "benchmarks.gpu_mfu",
     "ray_overhead": "benchmarks.ray_overhead",
     "decode": "benchmarks.decode",
+    "tune_overhead": "benchmarks.tune_overhead",
+    "tune_asha_vs_random": "benchmarks.tune_asha_vs_random",
 }
 
 

@@ -52,7 +52,7 @@ def build_model(experiment: Experiment, info):
     """The torch module for the experiment's model and hparams."""
     from runner import registry
 
-    return registry.model(experiment.model.implementation).build_fn()(experiment.hparams, info)
+    return registry.build_model(experiment, info)
 
 
 def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True) -> dict[str, float]:

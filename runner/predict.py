@@ -6,6 +6,7 @@ What a run takes and gives depends on its problem (docs/ARCHITECTURE.md, "Using 
   speech                                WAV files in -> transcripts
   image_classification                  image files (PNG, JPEG, .npy) in -> labels with probabilities
   language_model, image_generation      nothing (or text prompts) in -> samples (text, PNG files)
+  offline_rl                            a target return in -> episodes of the policy in its environment
 
 Everything comes from the run folder (`inference.load_run`): the vocabulary and feature
 settings travel with it (data_assets/ and experiment.yaml), so no data cache or catalog is read.
@@ -62,6 +63,8 @@ class Prediction:
 def task_of(run: Any) -> str:
     """What kind of prediction the run makes: text, masked, speech, classify, generate_text, generate_image."""
     info = run.data.info
+    if info.input_kind == "trajectories":
+        return "policy"
     if info.input_kind == "pixels":
         return "classify" if info.has_inputs else "generate_image"
     if info.input_kind == "features":
@@ -113,6 +116,28 @@ def fill_masks(run: Any, lines: Sequence[str], where: str = "<input>") -> list[P
         logits[:, data.mask_id] = float("-inf")  # never "fill" a mask with the mask itself
         filled = [int(logits[i].argmax()) if t == data.mask_id else t for i, t in enumerate(ids)]
         out.append(Prediction(line, text=data.decode_text(filled)))
+    return out
+
+
+# ----------------------------------------------------------------------------- offline RL
+
+
+def play(run: Any, target_return: float | None, episodes: int, seed: int | None) -> list[Prediction]:
+    """Episodes of the policy in its environment (seeds seed, seed+1, ...; default: the problem's
+    evaluation seeds), conditioned on `target_return` (default: the evaluation's)."""
+    from runner.training.rollout import rollout, target_return_of
+
+    data = run.data
+    first = data.evaluation.seed if seed is None else seed
+    seeds = [first + i for i in range(episodes)]
+    target_return = target_return_of(data, target_return)
+    result = rollout(run.model, data.info, seeds, target_return)
+    span = data.references.expert_return - data.references.random_return
+    out = []
+    for s, ret, length in zip(seeds, result.returns, result.lengths):
+        normalized = 100.0 * (ret - data.references.random_return) / span if span else float("nan")
+        out.append(Prediction(f"{data.info.env_id} seed {s}, target return {target_return:g}",
+                              text=f"return {ret:g} in {length} steps (normalized {normalized:.1f})"))
     return out
 
 

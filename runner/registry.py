@@ -12,10 +12,11 @@ ever runs code.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from runner.specs.errors import did_you_mean
+from runner.specs.errors import SpecError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ MODELS: dict[str, Entry] = {
               _M + "image_transformer:build", "Autoregressive pixel model with local attention (Parmar et al. 2018)"),
         Entry("masked_lm", _M + "masked_lm_hparams:MaskedLMHparams", _M + "masked_lm:build",
               "Encoder-only Transformer trained with masked-token prediction (BERT-style)"),
+        Entry("decision_transformer", _M + "decision_transformer_hparams:DecisionTransformerHparams",
+              _M + "decision_transformer:build",
+              "Decision Transformer: (return-to-go, state, action) tokens, causal; or behaviour cloning"),
+        Entry("perceiver", _M + "perceiver_hparams:PerceiverHparams", _M + "perceiver:build",
+              "Perceiver: latents cross-attend to pixels or log-mel frames (Fourier positions), then self-attend"),
     ]
 }
 
@@ -82,6 +88,8 @@ FAMILIES: dict[str, Entry] = {
               "Autoregressive image generation (bits per dimension)"),
         Entry("masked_lm", _P + "masked_lm_spec:MaskedLMProblem", _P + "masked_lm:build",
               "Masked language modelling (BERT-style masks over a language-model text problem)"),
+        Entry("offline_rl", _P + "offline_rl_spec:OfflineRLProblem", _P + "offline_rl:build",
+              "Offline RL: trajectories of scripted policies in a gymnasium environment (or Minari/D4RL files)"),
     ]
 }
 
@@ -101,6 +109,20 @@ def model(name: str) -> Entry:
     if name not in MODELS:
         raise UnknownName("model implementation", name, list(MODELS))
     return MODELS[name]
+
+
+def model_for(spec: Any) -> Entry:
+    """The one lookup from a model spec (an Experiment's `.model`, or its dict) to its registry entry:
+    `implementation` when set, else the model's own name (resolve fills it in; fakes may not)."""
+    if isinstance(spec, dict):
+        return model(spec.get("implementation") or spec.get("name") or "")
+    return model(getattr(spec, "implementation", "") or spec.name)
+
+
+def build_model(experiment: Any, info: Any) -> Any:
+    """The one model builder: the experiment's registry entry called with its hparams and the data's info.
+    Imports torch (through the builder); a torch.nn.Module comes back."""
+    return model_for(experiment.model).build_fn()(experiment.hparams, info)
 
 
 def family(name: str) -> Entry:
@@ -129,7 +151,24 @@ def register_problem_family(name: str, spec: type, builder: Callable[..., Any] |
     return _register(builder) if builder is not None else _register
 
 
-def import_plugins(modules: list[str]) -> None:
-    """Import each plugin module so that its registrations take effect."""
+_IMPORTED_PLUGINS: set[str] = set()
+
+
+def import_plugins(modules: list[str], where: Any = None) -> None:
+    """Import each plugin module once per process, so that its registrations take effect.
+
+    A module that cannot be imported is the user's to fix: a SpecError (exit 2) at `where`
+    (the `plugins:` line that names it, when known)."""
     for module in modules:
-        importlib.import_module(module)
+        if module in _IMPORTED_PLUGINS and module in sys.modules:
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+            raise SpecError(
+                f"cannot import plugin module '{module}': {type(exc).__name__}: {exc}; "
+                "is it installed or on PYTHONPATH?",
+                where,
+                "plugins",
+            ) from None
+        _IMPORTED_PLUGINS.add(module)

@@ -19,6 +19,7 @@ Layout:
   averaged/                       `runner average`'s checkpoint
   data_assets/                    vocabularies and meta.json, so predict/export need only the folder
   mlflow_run.json                 {run_id, uri, experiment_id} of the run's MLflow run (runner/tracking)
+  command.txt                     each `runner run` that trained here (time, overrides, the command line)
   ray_run.json                    {workers, resumed_from_step} of the last Ray attempt
 
 T2T silently reloaded an old `hparams.json` from a reused output folder; here a folder that
@@ -131,8 +132,9 @@ class RunDir:
     AVERAGED = "averaged"           # `runner average`'s checkpoint
     DATA_ASSETS = "data_assets"     # the data's small files inference needs (runner/problems/assets.py)
     RAY_STORAGE = "ray"
+    COMMAND = "command.txt"         # how the run was started (and resumed): the CLI records it
     # The files of a finished run that tracking logs as artifacts, when present.
-    ARTIFACTS = (FINAL_METRICS, SIGNATURES, DECODED, RAY_RUN, DATA)
+    ARTIFACTS = (FINAL_METRICS, SIGNATURES, DECODED, RAY_RUN, DATA, COMMAND)
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
@@ -195,10 +197,23 @@ class RunDir:
 
     def _forget_start(self) -> None:
         """Remove what a host writes between claiming the folder and the first training row."""
-        for name in (self.DATA, self.METRICS):
+        for name in (self.DATA, self.METRICS, self.COMMAND):
             with contextlib.suppress(OSError):
                 self.file(name).unlink()
         shutil.rmtree(self.file(self.DATA_ASSETS), ignore_errors=True)
+
+    def record_command(self, argv: list[str], overrides: list[str], cwd: str, when: str) -> None:
+        """Append one `runner run` invocation to command.txt: a comment line with its time and
+        overrides, then the command line, ready to paste into a shell (the first one started the run)."""
+        import shlex
+
+        path = self.file(self.COMMAND)
+        old = path.read_text(encoding="utf-8") if path.is_file() else (
+            "# Each `runner run` that trained in this folder, oldest first (the first one started it).\n"
+            "# Paste a command line into a shell to run it again; `runner run THIS_FOLDER` resumes the same spec.\n")
+        line = f"cd {shlex.quote(cwd)} && runner {shlex.join(argv)}"
+        note = f"# {when}; overrides: {' '.join(overrides) if overrides else 'none'}"
+        write_text_atomic(self._writable(self.COMMAND), f"{old}{note}\n{line}\n")
 
     def has_started(self) -> bool:
         """Whether a run trained here: a metrics row, a checkpoint, or final metrics."""

@@ -27,6 +27,10 @@ def test_runner_catalog_is_searched_before_the_shipped_one(tmp_path, monkeypatch
     assert cat.roots == [(tmp_path / "mine").resolve(), builtin_root().resolve()]
     assert cat.names("recipe")["reverse_ci"] == (tmp_path / "mine" / "recipes" / "reverse_ci.yaml").resolve()
     assert "ende_big" in cat.names("recipe")  # the shipped ones are still there
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row, whatever the path's length
+    assert main(["list", "recipes"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert str(tmp_path / "mine") in listed["reverse_ci"] and "shipped" in listed["ende_big"]
     assert main(["show", "reverse_ci"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["description"] == "my own reverse_ci"
 

@@ -76,8 +76,22 @@ def test_run_a_run_folder_resumes_in_it_to_identical_metrics(tmp_path, monkeypat
     capsys.readouterr()
     assert main(["run", "cut/experiment.yaml", "--in-process"]) == 0
     assert "-> cut" in capsys.readouterr().err and not (tmp_path / "runs").exists()  # in place, not a new folder
+    commands = (tmp_path / "cut" / "command.txt").read_text().splitlines()
+    started = f"cd {tmp_path} && runner run {RECIPE} -o train.steps=6 -o train.eval_every=3 -o decode.max_examples=4 " \
+              "--in-process --output-dir whole"
+    assert commands[3] == started and "overrides: train.steps=6 train.eval_every=3 decode.max_examples=4" in commands[2]
+    assert commands[5] == f"cd {tmp_path} && runner run cut/experiment.yaml --in-process" and len(commands) == 6
     whole, cut = (json.loads((tmp_path / d / "final_metrics.json").read_text()) for d in ("whole", "cut"))
     timing = {"train_seconds", "tokens_per_sec", "peak_memory_mb"}
     assert {k: v for k, v in cut.items() if k not in timing} == {k: v for k, v in whole.items() if k not in timing}
     assert (tmp_path / "cut" / "decoded_test.txt").read_text() == (tmp_path / "whole" / "decoded_test.txt").read_text()
     assert main(["run", "cut", "--in-process", "-o", "train.steps=6", "--dry-run"]) == 2  # in-process has no plan
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # the hub fallback fails at once
+    recipe = str(ROOT / "catalog" / "recipes" / "multi30k_deen_ci.yaml")
+    assert main(["run", recipe, "--in-process", "-o", "problem.source.path=nope", "--output-dir", "out"]) == 2
+    assert "local data folder 'nope' not found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # neither the claim nor command.txt stays behind

@@ -127,6 +127,7 @@ def tiny_experiment(steps=12, metrics=("accuracy_per_sequence", "accuracy", "neg
         resources=SimpleNamespace(workers=1, gpus_per_worker=0, cpus_per_worker=1, accelerator="cpu"),
         plugins=[],
         spec_hash="0" * 64,
+        replay_steps=None,
     )
 
 

@@ -3,14 +3,14 @@ the loop, beam search and the metrics. A tiny copy task, a few dozen steps: the 
 
 import json
 import os
-from types import SimpleNamespace
 
 import pytest
 
 from runner import problems
 from runner.models.transformer_hparams import TransformerHparams
 from runner.problems.algorithmic_spec import AlgorithmicProblem
-from runner.specs.schemas import DecodeSpec, TrainSpec
+from runner.specs.experiment import make_experiment
+from runner.specs.schemas import DecodeSpec, ModelSpec, TrainSpec
 from test_training_fakes import train_in_folder
 from runner.training.session import InProcessSession
 
@@ -27,10 +27,9 @@ def test_tiny_transformer_learns_to_copy(tmp_path):
         batch_size=256, max_length=0, learning_rate_constant=0.5, learning_rate_warmup_steps=10,
         label_smoothing=0.0,
     )
-    experiment = SimpleNamespace(
-        recipe="copy_tiny", problem=spec, plugins=[], spec_hash="e2e",
-        model=SimpleNamespace(name="transformer", implementation="transformer"), hparams=hparams,
-        train=TrainSpec(steps=40, eval_every=20, eval_steps=0, seed=1),
+    experiment = make_experiment(
+        recipe="copy_tiny", problem=spec, model=ModelSpec(name="transformer", implementation="transformer"),
+        hparams_set="tiny", hparams=hparams, train=TrainSpec(steps=40, eval_every=20, eval_steps=0, seed=1),
         decode=DecodeSpec(beam_size=2, alpha=0.6, extra_length=2, batch_size=16),
     )
     out = str(tmp_path / "run")

@@ -58,10 +58,12 @@ def test_bad_ranges(capsys, tmp_path, ranges, expected):
     (["tune.objective=perplexty"], "unknown objective metric 'perplexty'"),
     (["tune.objective=accuracy_per_sequence"], "not reported while training"),
     (["tune.parallel_trials=8"], "parallel_trials (8) exceeds max_trials (6)"),
-    (["tune.scheduler.type=pbt"], "scheduler 'pbt' is not supported"),
+    (["tune.scheduler.type=pbt"], "scheduler 'pbt' cannot change hidden_size mid-run"),
+    (["tune.scheduler.type=pbt", "resources.workers=2"], "scheduler 'pbt' needs trials of one worker"),
     (["tune.search=grid"], "grid search over this range makes 18 trials"),
     (["tune.scheduler.grace_period=8"], "no trial could ever be stopped early"),
-], ids=["unknown-objective", "decoded-objective", "parallel-above-max", "pbt", "grid-too-big", "grace-too-long"])
+], ids=["unknown-objective", "decoded-objective", "parallel-above-max", "pbt-shapes", "pbt-workers", "grid-too-big",
+     "grace-too-long"])
 def test_bad_tune_settings(capsys, tmp_path, overrides, expected):
     args = [a for o in overrides for a in ("-o", o)]
     status, err = _tune(capsys, tmp_path, RECIPE, *args)

@@ -79,9 +79,14 @@ def test_list_show_validate_from_an_empty_folder(installed):
     shutil.rmtree(empty / "mycat")
 
 
-def test_a_short_in_process_run(installed):
+def test_a_short_in_process_run_then_predict_and_export(installed):
     venv, env, empty = installed
     _sh(["runner", "run", "reverse_ci", "--in-process", "-o", "train.steps=4", "-o", "train.eval_every=2",
          "-o", "decode.max_examples=4", "--output-dir", "run"], empty, env, timeout=300)
     assert (empty / "run" / "final_metrics.json").is_file()
     assert (empty / "run" / "experiment.yaml").is_file()
+    (empty / "in.txt").write_text("1 0 1 1\n0 0 1\n")
+    predicted = _sh(["runner", "predict", "run", "in.txt"], empty, env).stdout
+    assert len(predicted.splitlines()) == 2, predicted  # one output line per input line (untrained: maybe empty)
+    _sh(["runner", "export", "run", "--to", "bundle", "--no-mlflow"], empty, env)
+    assert (empty / "bundle").is_dir() and any((empty / "bundle").iterdir())

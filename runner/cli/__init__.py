@@ -53,6 +53,7 @@ def _load_optional_commands(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `runner run` records it in command.txt
     try:
         return int(args.handler(args) or 0)
     except SpecError as exc:

@@ -15,13 +15,17 @@ def add_commands(sub) -> None:
     p = sub.add_parser("leaderboard", help="records of results -> leaderboard/README.md and index.html; check; reproduce")
     actions = p.add_subparsers(dest="leaderboard_action", metavar="ACTION", required=True)
 
-    a = actions.add_parser("add", help="write a record from a finished run folder (and rebuild the pages)")
-    a.add_argument("run_dir", metavar="RUN_DIR")
+    a = actions.add_parser("add", help="write a record from a finished run folder, or from several seeds' runs of "
+                                       "one spec (and rebuild the pages)")
+    a.add_argument("run_dirs", metavar="RUN_DIR", nargs="+",
+                   help="one run folder; or 3+ run folders of the same spec but for train.seed: the record holds "
+                        "each seed's run, shows their mean ± standard deviation, and its tolerance is 2 x that "
+                        "standard deviation")
     a.add_argument("--tier", required=True, choices=TIER_CHOICES,
                    help="cpu-ci: seconds to minutes on CPU, reproduced bit-exactly in CI; cpu: longer CPU runs; gpu")
-    a.add_argument("--command", default=None,
+    a.add_argument("--command", action="append", default=None,
                    help="the `runner run ...` command that made the run (default: derived from its recipe); "
-                        "it must resolve to the run's spec_hash")
+                        "it must resolve to the run's spec_hash; with several run folders, one each, in order")
     a.add_argument("--metric", default=None, help="which reported metric to record (default: the problem's headline)")
     a.add_argument("--tolerance", type=float, default=None,
                    help="largest |reproduced - recorded| for cpu/gpu records (default per metric; cpu-ci: 0)")
@@ -90,10 +94,23 @@ def _root_with_records(args):
 
 def cmd_add(args) -> int:
     from runner.leaderboard.capture import record_from_run
+    from runner.specs.errors import SpecError
 
-    path = record_from_run(args.run_dir, args.tier, args.command, metric=args.metric, tolerance=args.tolerance,
-                           mlflow_run_id=args.mlflow_run_id, data_dir=args.data_dir, leaderboard_dir=_root(args),
-                           rebuild=not args.no_build)
+    if len(args.run_dirs) > 1:
+        from runner.leaderboard.seeds import record_from_seeds
+
+        for flag, value in (("--tolerance", args.tolerance), ("--mlflow-run-id", args.mlflow_run_id)):
+            if value is not None:
+                raise SpecError(f"{flag} is for one run folder; several seeds' record takes its tolerance from their "
+                                "spread and each run's MLflow id from its folder", None, flag)
+        path = record_from_seeds(args.run_dirs, args.tier, args.command, metric=args.metric, data_dir=args.data_dir,
+                                 leaderboard_dir=_root(args), rebuild=not args.no_build)
+    else:
+        if args.command and len(args.command) > 1:
+            raise SpecError(f"{len(args.command)} --command for one run folder; give one", None, "--command")
+        path = record_from_run(args.run_dirs[0], args.tier, args.command[0] if args.command else None,
+                               metric=args.metric, tolerance=args.tolerance, mlflow_run_id=args.mlflow_run_id,
+                               data_dir=args.data_dir, leaderboard_dir=_root(args), rebuild=not args.no_build)
     print(f"recorded {path}" + ("" if args.no_build else "; README.md and index.html rebuilt"))
     return 0
 

@@ -7,6 +7,7 @@ import time
 
 import yaml
 
+from runner.run_flags import add_override_flag  # noqa: F401  (other CLI modules import it from here too)
 from runner.specs.errors import SpecError
 
 LIST_KINDS = ("problems", "models", "hparams", "ranges", "recipes")
@@ -36,11 +37,6 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_show)
 
 
-def add_override_flag(parser) -> None:
-    parser.add_argument(
-        "-o", "--override", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-        help="override a value, e.g. -o hparams.hidden_size=256 -o train.steps=100 (repeatable)",
-    )
 
 
 def spec_argument(ref: str) -> str:
@@ -68,6 +64,7 @@ def cmd_list(args) -> int:
 
     cat = Catalog.for_file(None)
     console = Console(soft_wrap=False)
+    mixed = len(cat.roots) > 1  # RUNNER_CATALOG in play: say which catalog each name comes from
     for kind in [args.kind] if args.kind else LIST_KINDS:
         singular = {"problems": "problem", "models": "model", "hparams": "hparams", "ranges": "range",
                     "recipes": "recipe"}[kind]
@@ -77,6 +74,8 @@ def cmd_list(args) -> int:
             table.add_column("model" if kind == "hparams" else "base", no_wrap=True)
         if kind in T2T_KINDS:
             table.add_column("T2T", no_wrap=True)
+        if mixed:
+            table.add_column("from", overflow="fold")
         table.add_column("description")
         for name, path in cat.names(singular).items():
             try:
@@ -90,6 +89,8 @@ def cmd_list(args) -> int:
                 row.append(str(data.get("base", "")))
             if kind in T2T_KINDS:
                 row.append(t2t_status(data))
+            if mixed:
+                row.append(cat.origin(path))
             row.append(str(data.get("description", "")))
             table.add_row(*row)
         console.print(table)

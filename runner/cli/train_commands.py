@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from runner.cli.spec_commands import add_override_flag
+from runner.run_flags import add_override_flag, add_run_arguments
 
 
 def add_commands(sub) -> None:
@@ -16,22 +16,7 @@ def add_commands(sub) -> None:
     p.set_defaults(handler=cmd_datagen)
 
     p = sub.add_parser("run", help="datagen if needed, train, evaluate, decode the test split")
-    p.add_argument("recipe", metavar="RECIPE",
-                   help="a recipe file or catalog name; or a run folder (or its experiment.yaml) to resume or "
-                        "repeat exactly that spec, in that folder unless --output-dir says otherwise")
-    add_override_flag(p)
-    p.add_argument("--output-dir", default=None, help="run folder (default: runs/<recipe>-<spec_hash[:12]>)")
-    p.add_argument("--data-dir", default=None, help="data cache folder")
-    p.add_argument("--address", default=None, metavar="HOST:PORT",
-                   help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray started for the run)")
-    p.add_argument("--dry-run", action="store_true", help="print the launch plan; start and train nothing")
-    p.add_argument("--in-process", action="store_true",
-                   help="run the loop in this process, without Ray (debugging)")
-    p.add_argument("--replay-steps", type=int, default=None, metavar="N",
-                   help="train exactly N steps with the time budget off, same spec and spec_hash: replays a "
-                        "time-budgeted run up to the step it reached (`runner leaderboard reproduce` does this)")
-    p.add_argument("--record", choices=["cpu-ci", "cpu", "gpu"], default=None, metavar="TIER",
-                   help="add the finished run to leaderboard/records in this tier (cpu-ci, cpu or gpu)")
+    add_run_arguments(p)  # runner/run_flags.py: shared with the leaderboard's parsing of record commands
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("decode", help="translate a file with a trained run (sorted by length inside, original order out)")
@@ -95,6 +80,8 @@ def cmd_run(args) -> int:
         from runner.specs.errors import SpecError
 
         raise SpecError("--record needs a finished run; drop --dry-run or --record")
+    if not args.dry_run:
+        _record_command(output_dir, experiment, args)
     if not args.in_process:
         status = _run_on_ray(experiment, output_dir, args)
     else:
@@ -130,6 +117,23 @@ QUICK_RECIPE = "reverse_cpu"  # the README's first command: a CPU run that visib
 
 def is_smoke_test(recipe: str) -> bool:
     return recipe.endswith(SMOKE_SUFFIX)
+
+
+def _record_command(output_dir: str, experiment, args) -> None:
+    """command.txt: how this run was started or resumed. The folder is claimed first (another spec's
+    folder is refused before anything is written into it); a finished run records nothing, and a
+    run that fails before training forgets the line with its claim (RunDir.release_if_unstarted)."""
+    import datetime as dt
+    import os
+
+    from runner.run_dir import RunDir
+
+    run_dir = RunDir(output_dir)
+    run_dir.claim(experiment)
+    if run_dir.final_metrics() is None:
+        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        run_dir.record_command(getattr(args, "argv", None) or ["run", args.recipe], list(args.overrides),
+                               os.getcwd(), when)
 
 
 def _own_run_folder(spec: str, experiment) -> str | None:

@@ -2,11 +2,14 @@
 
     runner tune catalog/recipes/reverse_tune_cpu.yaml --output-dir runs/sweep
     runner tune RECIPE --range transformer_base_range -o tune.max_trials=20 --save-as my_best
+    runner tune RECIPE --record cpu     # and the best trial becomes a leaderboard record
 
 Every bad input (a range over an unknown hparam, low >= high, an objective the loop does not
 report, a grid larger than max_trials, ...) fails with exit status 2 before Ray starts. At the
 end: a table of the trials, the best config, and the best config as an hparams set in
 OUTPUT_DIR/best_hparams.yaml (and in the catalog's hparams/NAME.yaml with --save-as NAME).
+OUTPUT_DIR/best links to the best trial's run folder, a run folder like `runner run` writes
+(`runner leaderboard add OUTPUT_DIR/best --tier T` records it; `--record T` does that at the end).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from pathlib import Path
 
 from runner.cli.spec_commands import add_override_flag
+from runner.leaderboard.paths import TIERS
 from runner.specs.errors import Location, SpecError
 
 
@@ -30,6 +34,9 @@ def add_commands(sub) -> None:
                    help="the sweep's folder (default: runs/<recipe>-<spec_hash[:12]>-tune); re-running resumes it")
     p.add_argument("--save-as", default=None, metavar="NAME",
                    help="also write the best config as the catalog's hparams/NAME.yaml (never overwrites)")
+    p.add_argument("--record", default=None, metavar="TIER", choices=TIERS,
+                   help="when the sweep is complete, record the best trial on the leaderboard at this tier "
+                        f"({', '.join(TIERS)}); the same as `runner leaderboard add OUTPUT_DIR/best --tier TIER`")
     p.add_argument("--data-dir", default=None, help="data cache folder")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="join this Ray cluster (default: $RAY_ADDRESS, else an embedded local Ray)")
@@ -46,6 +53,8 @@ def cmd_tune(args) -> int:
     experiment = resolve(args.recipe, overrides)
     plan = sweep_plan(experiment, args.recipe, args.output_dir)
     save_path = save_as_path(args.recipe, args.save_as) if args.save_as else None
+    if args.record and plan.scheduler.type == "pbt":
+        raise SpecError(PBT_NOT_RECORDABLE, field="--record")
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     _print_plan(console, experiment, plan)
     outcome = run_sweep(experiment, args.recipe, overrides, plan.output_dir, args.data_dir, args.address,
@@ -71,7 +80,28 @@ def cmd_tune(args) -> int:
         return 1  # the best so far is written, but --save-as waits for the whole sweep
     if save_path is not None:
         out.print(f"saved as hparams set '{save_path.stem}': {save_best(save_path, outcome.best_hparams_text)}")
+    if args.record:
+        out.print(f"recorded {record_best(outcome, args.record, args.data_dir)}")
     return 0
+
+
+PBT_NOT_RECORDABLE = ("--record: a PBT trial trains under hparams that change mid-run, so no single `runner run` "
+                      "command reproduces it, and a leaderboard record must be reproducible; train the best "
+                      "hparams set (best_hparams.yaml) with `runner run` and record that run instead")
+
+
+def record_best(outcome, tier: str, data_dir: str | None) -> str:
+    """The best trial's run folder -> a leaderboard record (its command is a plain `runner run`)."""
+    from runner.leaderboard.capture import record_from_run
+
+    best = outcome.best
+    if best.segments > 1:
+        raise SpecError(PBT_NOT_RECORDABLE, field="--record")
+    if best.status != "finished":
+        raise SpecError(f"--record: the best trial {best.trial_id} was {best.status} at step {best.step} before "
+                        f"train.steps; only a trial that trained to the end and was scored on the test split can "
+                        f"be recorded", field="--record")
+    return str(record_from_run(best.trial_dir, tier, data_dir=data_dir))
 
 
 def save_as_path(recipe: str, name: str) -> Path:

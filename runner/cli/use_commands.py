@@ -13,7 +13,8 @@ def add_commands(sub) -> None:
         "predict", help="apply a trained run to your inputs: text lines, WAV files, images; or sample from it",
         description="Text problems read INPUT files (one example a line), else stdin, else --interactive; "
         "speech reads WAV files, image classification reads PNG/JPEG/.npy files; language models and image "
-        "generation sample (INPUT files, if any, hold text prompts, one a line).")
+        "generation sample (INPUT files, if any, hold text prompts, one a line); an offline-RL policy plays "
+        "--episodes episodes in its environment, conditioned on --target-return.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="the folder `runner run` wrote")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files ('-' = stdin)")
     p.add_argument("--interactive", action="store_true", help="read one input at a time from the terminal")
@@ -25,6 +26,10 @@ def add_commands(sub) -> None:
     p.add_argument("--top", type=int, default=5, metavar="N", help="image classification: labels shown per image")
     p.add_argument("--checkpoint", default=None, help="a checkpoint folder (default: the run's latest)")
     p.add_argument("--data-dir", default=None, help="data cache, only for runs older than data_assets/")
+    g = p.add_argument_group("policies (offline RL): episodes in the environment, no INPUT")
+    g.add_argument("--target-return", type=float, default=None,
+                   help="return the Decision Transformer is asked for (default: the problem's evaluation target)")
+    g.add_argument("--episodes", type=int, default=1, help="episodes to play (reset seeds --seed, --seed+1, ...)")
     g = p.add_argument_group("sampling (language models, image generation)")
     g.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0 = greedy)")
     g.add_argument("--top-k", type=int, default=0, help="sample among the K most likely tokens (0 = all)")
@@ -76,6 +81,13 @@ def cmd_predict(args) -> int:
     task = predict.task_of(run)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
+        if task == "policy":
+            if args.inputs or args.interactive:
+                raise SpecError("a policy plays episodes in its environment and reads no INPUT; "
+                                "use --target-return, --episodes and --seed", Location(args.run_dir))
+            for result in predict.play(run, args.target_return, args.episodes, args.seed):
+                _emit(result, args.format, out, with_source=True)
+            return 0
         if task in ("generate_text", "generate_image"):
             prompts = [line for name in args.inputs for line in _lines(name)]
             if task == "generate_image" and prompts:
@@ -161,6 +173,10 @@ def _check_sampling(args) -> None:
         raise SpecError(f"--max-length must be >= 0 (0 = the problem's default), got {args.max_length}")
     if args.top < 1:
         raise SpecError(f"--top must be at least 1, got {args.top}")
+    if not 1 <= args.episodes <= 10000:
+        raise SpecError(f"--episodes must be in [1, 10000], got {args.episodes}")
+    if args.target_return is not None and not abs(args.target_return) <= 1e12:  # also refuses nan and inf
+        raise SpecError(f"--target-return must be a finite number, got {args.target_return}")
 
 
 def _readable(name: str) -> None:

@@ -149,6 +149,7 @@ def describe(plan: LaunchPlan, experiment: Any, cpu_count: int | None = None) ->
         ("steps", f"{_steps_text(plan.steps, experiment)} (eval every {experiment.train.eval_every}, "
                   f"checkpoint every {experiment.train.checkpoint_every or experiment.train.eval_every}, "
                   f"keep {plan.keep_checkpoints})"),
+        ("compute", _compute_text(experiment)),
         ("failures", f"restart from the last checkpoint up to {plan.max_failures} times"
                      if plan.max_failures >= 0 else "restart from the last checkpoint, without limit"),
         ("data", f"{plan.data_dir}/{problem.name}-<fingerprint>/ (generated once on the driver if missing)"),
@@ -166,3 +167,18 @@ def _steps_text(steps: int, experiment: Any) -> str:
     if replay:
         return f"{replay} (--replay-steps: the {budget:g}-minute time budget off; the schedule still spans {steps})"
     return f"{steps}, or {budget:g} minutes of training if sooner" if budget else str(steps)
+
+
+def _compute_text(experiment: Any) -> str:
+    """train.precision / train.compile and what they mean on this accelerator (runner/training/precision.py)."""
+    train, gpu = experiment.train, experiment.resources.accelerator == "gpu"
+    means = {
+        "auto": "bf16 autocast, TF32 (fp16 + grad scaler on a GPU without bf16)" if gpu else "fp32",
+        "fp32": "full fp32, TF32 off" if gpu else "fp32",
+        "bf16": "bf16 autocast, TF32" if gpu else "bf16 autocast on CPU",
+        "fp16": "fp16 autocast + grad scaler, TF32",
+    }[train.precision]
+    extras = ", pinned memory + non-blocking copies, SDPA flash/memory-efficient attention" if gpu else ""
+    ddp = ", DDP all-reduce once per step (no_sync while accumulating)" if experiment.resources.workers > 1 else ""
+    return (f"precision {train.precision} ({means}), fused {experiment.hparams.optimizer} where torch has it"
+            f"{extras}{ddp}; torch.compile {'on' if train.compile else 'off'}")

@@ -123,7 +123,7 @@ def _data(plan: LaunchPlan, experiment: Any, result: Preflight) -> None:
 
 def _missing_local_folder(problem: Any) -> str:
     """'local folder X not found (looked for A and B)' when the spec names a local folder that is absent."""
-    from runner.problems.sources import candidate_paths, find_local
+    from runner.problems.local_or_hub import candidate_paths, find_local
 
     path = getattr(getattr(problem, "source", None), "path", None)
     if path is None or find_local(path) is not None:

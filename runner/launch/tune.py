@@ -33,6 +33,7 @@ from runner.specs.errors import SpecError
 from runner.tune_space import BestTrial, best_hparams_yaml, changed_hparams, dimensions
 
 BEST_HPARAMS_FILE = "best_hparams.yaml"
+BEST_LINK = "best"  # <sweep>/best -> trials/<the best trial's run folder>: `runner leaderboard add <sweep>/best`
 TRIAL_METRICS = ("loss", "neg_log_perplexity", "accuracy")  # logged on the parent as best_<name>
 
 
@@ -116,7 +117,7 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
     from runner.launch.tune_algorithms import search_algorithm, trial_scheduler
     from runner.launch.tune_cleanup import PlacementGroupReaper
     from runner.launch.tune_param_space import param_space
-    from runner.launch.tune_trial import TRIAL_DRIVER_RESOURCES, run_trial
+    from runner.launch.tune_trial import run_trial, trial_resources
     from runner.tracking import runs
     from runner.tracking import sweep as sweep_tracking
 
@@ -132,9 +133,10 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
         "recipe": recipe, "overrides": list(overrides), "trials_dir": plan.trials_dir, "data_dir": data_dir,
         "address": address, "tracking_uri": uri, "data_fingerprint": data.fingerprint,
         "data_test_examples": len(data.split("test")),
-        "parent_run_id": parent.run_id, "objective": plan.objective,
+        "parent_run_id": parent.run_id, "objective": plan.objective, "direct": plan.trial_path == "direct",
     }
-    trainable = tune.with_resources(tune.with_parameters(run_trial, context=context), TRIAL_DRIVER_RESOURCES)
+    trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
+                                    trial_resources(experiment, plan.trial_path))
     restored = tune.Tuner.can_restore(plan.experiment_path)
     if restored:
         console.print(f"continuing the sweep in {plan.experiment_path} (finished trials are kept)", highlight=False)
@@ -147,8 +149,11 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
             tune_config=tune.TuneConfig(
                 metric=plan.objective, mode=plan.mode, search_alg=search_algorithm(plan),
                 scheduler=trial_scheduler(plan), num_samples=plan.num_samples,
-                trial_dirname_creator=trial_dirname),
+                trial_dirname_creator=trial_dirname,
+                # A finished trial's actor (its process, imports and loaded data) runs the next trial.
+                reuse_actors=plan.trial_path == "direct"),
             run_config=tune.RunConfig(name=plan.name, storage_path=plan.storage_path, verbose=1,
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=plan.keep_checkpoints),
                                       callbacks=[PlacementGroupReaper()]),
         )
     try:
@@ -176,6 +181,7 @@ def _finish(experiment: Any, plan: SweepPlan, recipe: str, trials: list[TrialSum
         best_path = os.path.join(plan.output_dir, BEST_HPARAMS_FILE)
         with open(best_path, "w", encoding="utf-8") as f:
             f.write(best_text)
+        link_best(plan.output_dir, best.trial_dir)
         shown = {plan.objective, "step", *TRIAL_METRICS}
         best_metrics = {k: float(v) for k, v in best.metrics.items()
                         if k in shown and isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -188,6 +194,16 @@ def _finish(experiment: Any, plan: SweepPlan, recipe: str, trials: list[TrialSum
     sweep_tracking.close_sweep(parent, outcomes, best_metrics, best_tags,
                                [p for p in (plot_path, best_path) if p], status="KILLED" if unfinished else "FINISHED")
     return SweepOutcome(plan, trials, best, best_path, best_text, plot_path, parent.run_id, restored)
+
+
+def link_best(sweep_dir: str, trial_dir: str) -> None:
+    """Point <sweep>/best at the best trial's run folder (relative, so the sweep folder can move)."""
+    link = os.path.join(sweep_dir, BEST_LINK)
+    tmp = link + ".tmp"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.relpath(trial_dir, sweep_dir), tmp)
+    os.replace(tmp, link)
 
 
 def _mlflow_status(status: str) -> str:

@@ -8,7 +8,12 @@ spec schemas) into the numbers Ray Tune needs, and refuses what would only fail 
   test split would leak it into the chosen hparams);
 - a grid larger than `max_trials`;
 - ASHA / median stopping whose grace period reaches the end of training (nothing to stop);
-- PBT, which the Train-in-Tune pattern cannot run (see PBT_UNSUPPORTED).
+- PBT where it cannot work: trials of several workers (Train-in-Tune hands Tune a checkpoint
+  *path*, not a Tune checkpoint), hparams that change parameter shapes or the data order, a
+  perturbation interval without a checkpoint at its step, or Optuna search.
+
+Which path a trial takes follows `resources:` (`SweepPlan.trial_path`): one CPU/GPU worker
+trains in the trial's own actor ("direct"), several workers through Ray Train ("train").
 
 Time in schedulers is the loop's global `step`: every reported row carries it, so a rung
 "at step 40" means the same thing whatever the eval or log frequency. The spec's
@@ -28,25 +33,33 @@ from runner.tune_space import GRID_POINTS, Dimension, grid_size
 
 TIME_ATTR = "step"
 
-PBT_UNSUPPORTED = (
-    "scheduler 'pbt' is not supported: PBT clones a strong trial into a weak one through Tune "
-    "checkpoints, but a trial here is a Ray Train run (Train V2's Train-in-Tune pattern), whose "
-    "TuneReportCallback hands Tune metrics and a checkpoint *path*, not a Tune checkpoint, so PBT "
-    "would never exploit; and a checkpoint restores the optimizer's own betas/epsilon/weight decay "
-    "and the model's shapes, so most hparams could not be perturbed mid-run anyway. "
-    "Use scheduler asha or median (early stopping) with search random/optuna instead"
+PBT_MULTI_WORKER = (
+    "scheduler 'pbt' needs trials of one worker: PBT clones a strong trial into a weak one through "
+    "Tune checkpoints, which a one-worker trial reports itself, while a trial of {workers} workers is a "
+    "Ray Train run whose TuneReportCallback hands Tune a checkpoint path, not a Tune checkpoint; use "
+    "-o resources.workers=1, or scheduler asha/median"
 )
+# Hparams PBT may change mid-run: everything a restored checkpoint leaves free. Not the optimizer
+# itself (its state would not load), batch_size/max_length (the saved data position indexes the
+# old batch plan), initializer_gain (used only before step 1), nor any architecture hparam
+# (the checkpoint's parameter shapes are fixed) - except dropout rates, which hold no parameters.
+PBT_FIXED_TRAINING = ("optimizer", "batch_size", "max_length", "initializer_gain")
 
 
 @dataclass(frozen=True)
 class SchedulerPlan:
-    type: str                       # fifo | asha | median
+    type: str                       # fifo | asha | median | pbt
     grace_steps: int = 0            # asha/median: steps before a trial may be stopped
     reduction_factor: float = 0.0   # asha
     max_t: int = 0                  # asha: rungs lie below this step (see make_sweep_plan)
     rungs: tuple[int, ...] = ()     # asha: the steps at which trials are compared
+    perturbation_steps: int = 0     # pbt: steps between exploit/explore decisions of a trial
+    last_step: int = 0              # pbt: no exploit at or after this step (the trial is finishing)
 
     def describe(self) -> str:
+        if self.type == "pbt":
+            return (f"PBT on '{TIME_ATTR}': every {self.perturbation_steps} steps the worst quarter of trials "
+                    "continue from a checkpoint of the best quarter, with hparams perturbed within the range")
         if self.type == "asha":
             return (f"ASHA on '{TIME_ATTR}': rungs at steps {', '.join(map(str, self.rungs))}; "
                     f"keeps the best 1/{self.reduction_factor:g} at each")
@@ -71,6 +84,8 @@ class SweepPlan:
     scheduler: SchedulerPlan
     dimensions: tuple[Dimension, ...] = field(default_factory=tuple)
     steps: int = 0
+    trial_path: str = "direct"      # direct: the loop in the trial's actor; train: a Ray Train run per trial
+    keep_checkpoints: int = 5       # Tune checkpoints kept per trial (direct path)
 
     @property
     def experiment_path(self) -> str:
@@ -105,8 +120,9 @@ def require_tune(experiment: Any) -> Any:
 def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> SweepPlan:
     tune = require_tune(experiment)
     _check_objective(experiment)
+    direct = experiment.resources.workers == 1 and experiment.resources.accelerator in ("cpu", "gpu")
     if tune.scheduler.type == "pbt":
-        raise SpecError(PBT_UNSUPPORTED, field="tune.scheduler.type")
+        _check_pbt(experiment, dims, direct)
     trials, num_samples = tune.max_trials, tune.max_trials
     if tune.search == "grid":
         trials, num_samples = _grid_trials(dims, tune.max_trials), 1
@@ -125,7 +141,42 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
         scheduler=_scheduler_plan(experiment),
         dimensions=tuple(dims),
         steps=experiment.train.steps,
+        trial_path="direct" if direct else "train",
+        keep_checkpoints=experiment.train.keep_checkpoints,
     )
+
+
+def _check_pbt(experiment: Any, dims: list[Dimension], direct: bool) -> None:
+    from runner.models.hparams_base import TrainingHparams
+
+    if not direct:
+        raise SpecError(PBT_MULTI_WORKER.format(workers=experiment.resources.workers), field="tune.scheduler.type")
+    if experiment.tune.search == "optuna":
+        raise SpecError("scheduler 'pbt' chooses each trial's next hparams itself (exploit + explore); it does not "
+                        "combine with search optuna: use search random (or grid) for the first population",
+                        field="tune.search")
+    training = set(TrainingHparams.model_fields) - set(PBT_FIXED_TRAINING)
+    fixed = [d.name for d in dims if d.name not in training and "dropout" not in d.name]
+    if fixed:
+        raise SpecError(
+            f"scheduler 'pbt' cannot change {', '.join(fixed)} mid-run: a trial continues from another's checkpoint, "
+            "whose parameter shapes, optimizer and data order are fixed; PBT may tune optimizer/schedule hparams "
+            f"({', '.join(sorted(training))}) and dropout rates; use scheduler asha or median for the others",
+            field="tune.range")
+    spec, train = experiment.tune.scheduler, experiment.train
+    interval = spec.perturbation_interval * train.eval_every
+    every = train.checkpoint_every or train.eval_every
+    if interval % every:
+        raise SpecError(
+            f"scheduler 'pbt': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
+            f"{train.eval_every} = every {interval} steps, but checkpoints come every {every} steps "
+            f"(train.checkpoint_every), so an exploit would copy an older checkpoint; make {interval} a multiple "
+            "of train.checkpoint_every (0 = at every eval)", field="tune.scheduler.perturbation_interval")
+    if interval >= train.steps:
+        raise SpecError(
+            f"scheduler 'pbt': perturbation_interval {spec.perturbation_interval} evals x train.eval_every "
+            f"{train.eval_every} = step {interval}, not before the last step ({train.steps}): no trial would ever "
+            "be perturbed; lower perturbation_interval or eval_every", field="tune.scheduler.perturbation_interval")
 
 
 def _check_objective(experiment: Any) -> None:
@@ -154,6 +205,9 @@ def _scheduler_plan(experiment: Any) -> SchedulerPlan:
     spec, train = experiment.tune.scheduler, experiment.train
     if spec.type == "fifo":
         return SchedulerPlan("fifo")
+    if spec.type == "pbt":
+        return SchedulerPlan("pbt", perturbation_steps=spec.perturbation_interval * train.eval_every,
+                             last_step=train.steps)
     grace_steps = spec.grace_period * train.eval_every
     if grace_steps >= train.steps:
         raise SpecError(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.launch.tune_plan import SweepPlan
-from runner.launch.tune_trial import read_trial_file
+from runner.launch.tune_lineage import final_segment_dir, read_trial_file
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class TrialSummary:
     starts: int = 0
     error: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    segments: int = 1               # PBT: run folders (and MLflow runs) the trial trained in
 
 
 def trial_dirname(trial: Any) -> str:
@@ -48,8 +49,8 @@ def summarize(result_grid: Any, plan: SweepPlan) -> list[TrialSummary]:
     for result in result_grid:
         trial_id = os.path.basename(result.path.rstrip("/"))
         metrics = dict(result.metrics or {})
-        trial_dir = os.path.join(plan.trials_dir, trial_id)
-        info = read_trial_file(trial_dir) or {}
+        info = read_trial_file(os.path.join(plan.trials_dir, trial_id)) or {}
+        trial_dir = final_segment_dir(plan.trials_dir, trial_id)  # under PBT: its last segment's folder
         value = metrics.get(plan.objective)
         step = metrics.get("step")
         summaries.append(TrialSummary(
@@ -64,6 +65,7 @@ def summarize(result_grid: Any, plan: SweepPlan) -> list[TrialSummary]:
             starts=len(info.get("starts", [])),
             error=_error_line(result.error),
             metrics=metrics,
+            segments=max(1, len(info.get("segments") or [])),
         ))
     return sorted(summaries, key=lambda s: s.trial_id)
 

@@ -1,27 +1,33 @@
-"""One Tune trial: a function trainable that builds and runs a Ray Train run (Train V2's pattern).
+"""One Tune trial, on the path its resources call for; both share `run_trial` below.
 
-    Tuner(with_resources(with_parameters(run_trial, context=...), TRIAL_DRIVER_RESOURCES), ...)
+    Tuner(with_resources(with_parameters(run_trial, context=...), trial_resources(plan)), ...)
 
 `run_trial(config, context)` runs in a Tune trial actor. It resolves the trial's experiment (the
-sweep's recipe and overrides plus `-o hparams.<k>=<v>` for the sampled values), claims the
-trial's folder `<sweep>/trials/<trial_id>`, opens the trial's MLflow child run, and fits the
-TorchTrainer `runner run` builds (launch.trainer.build_trainer), so a trial trains as a run
-does. Rank 0's rows reach Tune through `ObjectiveReportCallback` (Ray's TuneReportCallback,
-eval rows only).
+sweep's recipe and overrides plus `-o hparams.<k>=<v>` for the sampled values), finds its run
+folder (`<sweep>/trials/<trial_id>`, or under PBT the folder of the trial's current segment, see
+tune_lineage), claims it, opens the trial's MLflow child run, and trains:
 
-Resuming: the Ray Train run is named and stored like a plain run's (runner.launch.plan), inside
-the trial's folder, so when a re-launched sweep restarts an unfinished trial (same trial id,
-same folder), Train V2 continues it from its last checkpoint. A trial restarted although it had
-finished (the sweep died between the trial writing final_metrics.json and Tune saving its state)
+- one worker (`resources.workers: 1`, CPU or GPU; tune_plan sets plan.trial_path): the loop runs right here, in the trial's
+  actor (tune_direct.py), reporting to Tune with ray.tune.report and Tune checkpoints. This is
+  the path where PBT works and actors are reused between trials.
+- several workers: the TorchTrainer `runner run` builds (launch.trainer.build_trainer), whose
+  rank 0 rows reach Tune through `ObjectiveReportCallback` (Train V2's Train-in-Tune; the
+  actor itself reserves nothing, see TRIAL_DRIVER_RESOURCES).
+
+Both paths run the same loop on the same experiment, so a trial's results do not depend on
+the path (tested). `Tuner(TorchTrainer)` is the Train V1 way and fails under Train V2, hence
+the function trainable.
+
+Resuming: a restarted trial finds its own folder; the direct path resumes from Tune's
+checkpoint (ray.tune.get_checkpoint), the Train path from its Ray Train run (named and stored
+like a plain run's, inside the trial's folder). A trial restarted although it had finished
+(the sweep died between the trial writing final_metrics.json and Tune saving its state)
 reports its final row from that file instead of training again.
-
-`Tuner(TorchTrainer)` is the Train V1 way and fails under Train V2, hence the function trainable.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -32,7 +38,17 @@ from runner.run_dir import RunDir
 # themselves. It asks for no CPU, so that `parallel_trials` trials of W workers need exactly
 # parallel_trials x W x cpus_per_worker CPUs; Ray needs one non-zero resource, hence 1 MiB of memory.
 TRIAL_DRIVER_RESOURCES = {"cpu": 0, "memory": 2**20}
-TRIAL_FILE = "trial.json"  # the trial's id, config, spec_hash, MLflow run and each start time
+
+
+def trial_resources(experiment: Any, trial_path: str) -> dict[str, float]:
+    """What a trial's actor reserves: the one worker's CPUs/GPU on the direct path, else nothing."""
+    if trial_path != "direct":
+        return dict(TRIAL_DRIVER_RESOURCES)
+    resources = experiment.resources
+    wanted = {"cpu": resources.cpus_per_worker}
+    if resources.accelerator == "gpu":
+        wanted["gpu"] = resources.gpus_per_worker
+    return wanted
 
 
 class ObjectiveReportCallback(TuneReportCallback):
@@ -58,19 +74,19 @@ class ObjectiveReportCallback(TuneReportCallback):
 
 
 def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
-    import ray.train
+    """One trial, on either path: the same experiment, folder, MLflow child run and final files."""
     import ray.tune
 
-    from runner.launch.plan import make_plan
-    from runner.launch.trainer import build_trainer
-    from runner.launch.worker import write_returned  # the same final files as `runner run`
+    from runner.launch import tune_lineage
+    from runner.launch.worker import write_returned
     from runner.tracking import sweep as sweep_tracking
     from runner.tune_space import plain, trial_experiment
 
     trial_id = ray.tune.get_context().get_trial_id()
     config = {k: plain(v) for k, v in config.items()}
     experiment = trial_experiment(context["recipe"], context["overrides"], config)
-    trial_dir = os.path.join(context["trials_dir"], trial_id)
+    segment = tune_lineage.current_segment(context["trials_dir"], trial_id, *_tune_checkpoint())
+    trial_dir = segment.dir
     run_dir = RunDir(trial_dir)
     run_dir.claim(experiment)
     finished = run_dir.final_metrics()
@@ -78,20 +94,67 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
         # The sweep died after this trial finished but before Tune saved that: report, don't retrain.
         ray.tune.report(final_row(finished))
         return
-    plan = make_plan(experiment, trial_dir, context["data_dir"], context["address"], context["tracking_uri"])
     run_dir.write_data_facts(experiment.problem.name, context["data_fingerprint"], context.get("data_test_examples"))
-    child = sweep_tracking.start_trial_run(experiment, trial_dir, plan.tracking_uri, context["data_fingerprint"],
-                                           context["parent_run_id"], trial_id)
-    record_start(trial_dir, trial_id, config, experiment.spec_hash, child.run_id)
-    trainer = build_trainer(experiment, plan, child.run_id,
-                            callbacks=[ObjectiveReportCallback(context["objective"])])
+    child = sweep_tracking.start_trial_run(experiment, trial_dir, context["tracking_uri"], context["data_fingerprint"],
+                                           context["parent_run_id"], trial_id, lineage=_lineage_tags(segment))
+    replaced = tune_lineage.record_start(context["trials_dir"], trial_id, segment, config, experiment.spec_hash,
+                                         child.run_id)
+    if replaced and replaced != child.run_id:
+        sweep_tracking.end_replaced_segment(child.uri, replaced)
+    train = _train_direct if context.get("direct") else _train_with_ray_train
     try:
-        result = trainer.fit()
-    except ray.train.TrainingFailedError:
+        returned = train(experiment, trial_dir, context, child)
+    except Exception:
         sweep_tracking.finish_trial_run(child, trial_dir, status="FAILED")
         raise
-    write_returned(run_dir, result.return_value or {})
+    # (A scheduler that stops a direct trial ends this thread inside ray.tune.report, a SystemExit:
+    # the sweep's driver closes the child run then, in tracking.sweep.close_sweep.)
+    write_returned(run_dir, returned)  # the same final files as `runner run`, final_metrics.json last
     sweep_tracking.finish_trial_run(child, trial_dir, status="FINISHED")
+
+
+def _train_direct(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> dict[str, Any]:
+    """One worker: the loop in this actor (runner.launch.tune_direct)."""
+    from runner.launch.tune_direct import train_in_trial_actor
+
+    return train_in_trial_actor(experiment, trial_dir, context, child.run_id)
+
+
+def _train_with_ray_train(experiment: Any, trial_dir: str, context: dict[str, Any], child: Any) -> dict[str, Any]:
+    """Several workers: a Ray Train run inside the trial (Train V2's Train-in-Tune)."""
+    from runner.launch.plan import make_plan
+    from runner.launch.trainer import build_trainer
+
+    plan = make_plan(experiment, trial_dir, context["data_dir"], context["address"], context["tracking_uri"])
+    trainer = build_trainer(experiment, plan, child.run_id,
+                            callbacks=[ObjectiveReportCallback(context["objective"])])
+    return trainer.fit().return_value or {}
+
+
+def _tune_checkpoint() -> tuple[str | None, int | None]:
+    """The checkpoint Tune hands this start (path, step): None on a fresh trial."""
+    import ray.tune
+
+    from runner.training.checkpoint import CheckpointError, read_meta
+
+    checkpoint = ray.tune.get_checkpoint()
+    if checkpoint is None:
+        return None, None
+    try:
+        step = int(read_meta(checkpoint.path)["step"]) if os.path.isdir(checkpoint.path) else None
+    except CheckpointError:
+        step = None
+    return checkpoint.path, step
+
+
+def _lineage_tags(segment: Any) -> dict[str, str]:
+    if not segment.is_exploit:
+        return {}
+    tags = {"pbt.segment": str(segment.index), "pbt.parent_trial": segment.parent_trial,
+            "pbt.exploit_step": "" if segment.exploit_step is None else str(segment.exploit_step)}
+    if segment.parent_run_id:
+        tags["pbt.parent_run_id"] = segment.parent_run_id
+    return tags
 
 
 def final_row(final_metrics: dict[str, Any]) -> dict[str, Any]:
@@ -100,16 +163,3 @@ def final_row(final_metrics: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"step": int(final_metrics["steps"])}
     row.update({k.removeprefix("eval_"): v for k, v in final_metrics.items() if k.startswith("eval_")})
     return row
-
-
-def record_start(trial_dir: str, trial_id: str, config: dict[str, Any], spec_hash: str, run_id: str) -> None:
-    """Append this start to the trial's trial.json (a resumed trial shows more than one start)."""
-    info = read_trial_file(trial_dir) or {"trial_id": trial_id, "config": config, "spec_hash": spec_hash,
-                                          "mlflow_run_id": run_id, "starts": []}
-    info["starts"].append(time.time())
-    info["mlflow_run_id"] = run_id
-    RunDir(trial_dir).write_json(TRIAL_FILE, info)
-
-
-def read_trial_file(trial_dir: str) -> dict[str, Any] | None:
-    return RunDir(trial_dir).read_json(TRIAL_FILE)

@@ -95,10 +95,11 @@ def check(root: Path, verify_commands: bool = True) -> list[Drift]:
             drifts.append(drift)
     if verify_commands:
         for entry in entries:
-            try:
-                check_command(entry.record.command, entry.record.spec_hash, repo_root(root))
-            except SpecError as exc:
-                drifts.append(Drift(f"{RECORDS}/{entry.file_name}", str(exc)))
+            for run in entry.record.seed_records():  # every seed's command of a multi-seed record
+                try:
+                    check_command(run.command, run.spec_hash, repo_root(root))
+                except SpecError as exc:
+                    drifts.append(Drift(f"{RECORDS}/{entry.file_name}", str(exc)))
     return drifts
 
 

@@ -23,7 +23,7 @@ from runner.specs.experiment import Experiment
 from runner.specs.loader import parse_value
 
 # Sections whose values `-o` can set; the rest are derived (global_batch) or not trained (tracking).
-_OVERRIDABLE = ("problem", "hparams", "train", "decode", "resources")
+_OVERRIDABLE = ("problem", "hparams", "train", "decode", "resources", "tune")  # tune: a sweep trial's own settings
 _NOT_VALUES = {"name", "description", "family"}
 
 
@@ -114,12 +114,12 @@ def parse(command: str, where: Location | None = None) -> RunCommand:
                         where, "command")
     check_env(env, command, where)
     _check_options(tokens, command, where)
-    from runner.cli import build_parser
+    from runner.run_flags import run_parser
 
     complaint = io.StringIO()
     try:
         with contextlib.redirect_stderr(complaint):  # argparse prints usage and exits; say it our way
-            args = build_parser().parse_args(tokens[1:])
+            args = run_parser().parse_args(tokens[2:])
     except SystemExit:
         reason = complaint.getvalue().strip().splitlines()[-1:] or ["rejected"]
         raise SpecError(f"`runner run` does not accept {command!r}: {reason[0]}", where, "command") from None

@@ -12,8 +12,9 @@ not strings; bad input is a located `SpecError` (`path:line:col: field: what; ex
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -70,6 +71,10 @@ class Record(_Strict):
     packages: dict[str, str | None] = Field(description="versions of python, torch, ray, mlflow, ...")
     mlflow_run_id: str | None = Field(description="the MLflow run id, or null for an untracked in-process run")
     command: str = Field(description="the one `[NAME=value ...] runner run ...` command that reproduces the result")
+    seeds: list[SeedRun] | None = Field(None, description=(
+        "several seeds' runs of this spec, the first being the run described above (its steps, wall time, "
+        "command); then value is their mean and tolerance 2 x their sample standard deviation; absent for "
+        "a one-run record"))
 
     @field_validator("metric")
     @classmethod
@@ -94,10 +99,65 @@ class Record(_Strict):
     def file_name(self) -> str:
         return record_file_name(self.problem, self.metric, self.tier, self.spec_hash)
 
+    @property
+    def sd(self) -> float | None:
+        """The sample standard deviation over seeds; None for a one-run record."""
+        return spread([s.value for s in self.seeds])[1] if self.seeds else None
+
+    def seed_records(self) -> list["Record"]:
+        """One single-run record per seed (the record itself when it has one run): what `reproduce`
+        re-runs, each judged against its own recorded value within the record's tolerance."""
+        if not self.seeds:
+            return [self]
+        views = []
+        for run in self.seeds:
+            experiment = {**self.experiment, "train": {**self.experiment["train"], "seed": run.seed},
+                          "spec_hash": run.spec_hash}
+            views.append(self.model_copy(update={
+                "experiment": experiment, "spec_hash": run.spec_hash, "value": run.value, "steps": run.steps,
+                "wall_time_seconds": run.wall_time_seconds, "mlflow_run_id": run.mlflow_run_id,
+                "command": run.command, "seeds": None}))
+        return views
+
+
+class SeedRun(_Strict):
+    """One seed's run in a multi-seed record: the record's spec but for train.seed."""
+
+    seed: int = Field(description="train.seed of this run")
+    spec_hash: str = Field(pattern=_HEX64, description="this run's spec_hash (the record's spec with this seed)")
+    value: float = Field(allow_inf_nan=False, description="the metric's value on the test split")
+    steps: int = Field(ge=0, description="optimizer steps trained (what a time budget reached)")
+    wall_time_seconds: float = Field(ge=0, allow_inf_nan=False, description="wall-clock seconds in training steps")
+    mlflow_run_id: str | None = Field(description="the MLflow run id, or null")
+    command: str = Field(description="the `runner run ...` command that reproduces this seed's run")
+
+    @field_validator("command")
+    @classmethod
+    def _runner_run(cls, command: str) -> str:
+        return Record._runner_run(command)  # the same rules as the record's own command
+
+
+Record.model_rebuild()
+
+# A cpu or gpu result is a small distribution, not one draw: at least this many seeds when a
+# record holds several (records of one run, made before seeds were recorded, stay valid).
+MIN_SEEDS = 3
+# The tolerance of a multi-seed record: this many sample standard deviations of its seeds' values.
+TOLERANCE_SDS = 2.0
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(mean, sample standard deviation, tolerance = TOLERANCE_SDS x sd) of the seeds' values."""
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    return mean, sd, TOLERANCE_SDS * sd
+
 
 def dump_record(record: Record) -> str:
     """The canonical text of a record: sorted keys, block style, no line wrapping."""
-    return yaml.safe_dump(record.model_dump(mode="json"), sort_keys=True, allow_unicode=True,
+    data = record.model_dump(mode="json")
+    if data["seeds"] is None:
+        del data["seeds"]  # one-run records keep the text they had before seeds existed
+    return yaml.safe_dump(data, sort_keys=True, allow_unicode=True,
                           default_flow_style=False, width=1 << 20)
 
 
@@ -154,6 +214,8 @@ def verify(record: Record, doc: Document) -> Experiment:
         fail("tier", f"the spec asks for accelerator '{experiment.resources.accelerator}'; use tier gpu")
     if record.steps > experiment.train.steps:
         fail("steps", f"{record.steps} is more than the spec's train.steps ({experiment.train.steps})")
+    if record.seeds is not None:
+        _verify_seeds(record, experiment, fail)
     name = Path(doc.path).name
     if name != record.file_name:
         errors.append(SpecError(f"the file is named '{name}'; a record with these fields must be named "
@@ -161,3 +223,34 @@ def verify(record: Record, doc: Document) -> Experiment:
     if errors:
         raise SpecError.merge(errors)
     return experiment
+
+
+def _verify_seeds(record: Record, experiment: Experiment, fail: Callable[[str, str], None]) -> None:
+    """Several seeds: distinct, each the record's spec with that seed, the first the record's own run,
+    and value / tolerance their mean and TOLERANCE_SDS x their standard deviation."""
+    runs = record.seeds or []
+    if record.tier == "cpu-ci":
+        fail("seeds", "cpu-ci records hold one run, reproduced bit-exactly; drop seeds")
+        return
+    if len(runs) < MIN_SEEDS:
+        fail("seeds", f"{len(runs)} seed(s); a {record.tier} record holds at least {MIN_SEEDS} (or one run, "
+                      "without seeds)")
+        return
+    seeds = [run.seed for run in runs]
+    if len(set(seeds)) != len(seeds):
+        fail("seeds", f"seeds {seeds} repeat one; each run must have its own train.seed")
+    first = runs[0]
+    if (first.seed, first.spec_hash, first.steps, first.command) != (
+            experiment.train.seed, record.spec_hash, record.steps, record.command):
+        fail("seeds", "the first seed's seed, spec_hash, steps and command must be the record's own")
+    for i, run in enumerate(runs):
+        want = experiment.with_changes(train=experiment.train.model_copy(update={"seed": run.seed})).spec_hash
+        if run.spec_hash != want:
+            fail("seeds", f"seeds[{i}]: spec_hash {run.spec_hash[:12]} is not the record's spec with seed "
+                          f"{run.seed} ({want[:12]}); a record's seeds may differ in train.seed only")
+    mean, _, tolerance = spread([run.value for run in runs])
+    if record.value != mean:
+        fail("value", f"{record.value!r} is not the mean of the seeds' values ({mean!r})")
+    if record.tolerance != tolerance:
+        fail("tolerance", f"{record.tolerance!r} is not {TOLERANCE_SDS:g} x the seeds' standard deviation "
+                          f"({tolerance!r}): a multi-seed record's tolerance comes from its spread")

@@ -96,6 +96,15 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
     if jobs < 1:
         raise SpecError(f"expected --jobs >= 1, got {jobs}", None, "jobs")
     chosen = select(load_entries(root), tier, names)
+    if replay:  # reproduce: each seed of a multi-seed record is re-run and judged against its own value
+        chosen = [Entry(f"{e.file_name}#seed={r.experiment['train']['seed']}" if e.record.seeds else e.file_name, r)
+                  for e in chosen for r in e.record.seed_records()]
+    else:
+        several = [e.file_name for e in chosen if e.record.seeds]
+        if several:
+            raise SpecError(f"{', '.join(several)}: a record of several seeds is re-made by running each seed's "
+                            "command and `runner leaderboard add RUN_DIR...` of the new runs, not refreshed",
+                            None, "record")
     by_command: dict[str, list[Entry]] = {}
     for entry in chosen:
         by_command.setdefault(entry.record.command, []).append(entry)

@@ -82,7 +82,7 @@ class Section:
 def _row(rank: int, entry: Entry) -> list[Cell]:
     r = entry.record
     return [Cell(str(rank), "number"), Cell(r.problem), Cell(r.model), Cell(r.hparams_set),
-            Cell(format_value(r.metric, r.value), "number"), Cell(r.tier), Cell(str(r.steps), "number"),
+            Cell(value_text(r), "number"), Cell(r.tier), Cell(str(r.steps), "number"),
             Cell(format_duration(r.wall_time_seconds), "number"), Cell(hardware_text(r)),
             Cell(r.spec_hash[:12], "code"), Cell("yaml", "link", entry.link)]
 
@@ -114,6 +114,14 @@ def _entry_key(entry: Entry) -> tuple:
 
 def _reference_key(ref: Reference) -> tuple:
     return (_better_first(ref.metric, ref.value), ref.dataset, ref.model, ref.source)
+
+
+def value_text(record: Record) -> str:
+    """The value; for several seeds 'mean ± standard deviation (n seeds)'."""
+    if not record.seeds:
+        return format_value(record.metric, record.value)
+    return (f"{format_value(record.metric, record.value)} ± {format_value(record.metric, record.sd)} "
+            f"({len(record.seeds)} seeds)")
 
 
 def format_duration(seconds: float) -> str:

@@ -6,7 +6,9 @@ by what the table says it needs:
 - "token_stats": `fn(TokenStats) -> float`, from teacher-forced logits (cheap; also run at
   every periodic eval, so Ray Tune can optimise it);
 - "decoded": `fn(DecodedOutputs) -> float | MetricValue`, from decoded test output (run once,
-  at the end of training; a `MetricValue.signature` is written beside the number).
+  at the end of training; a `MetricValue.signature` is written beside the number);
+- "rollout": `fn(RolloutOutputs) -> MetricValue`, from episodes of the policy in its environment
+  (run once, at the end; its `std` over the episodes is reported as `<name>_std`).
 
 To add one: a line in the table, its function in a module here and a line in `FUNCTIONS`
 (tests/test_metrics_sequence.py keeps the two in step).
@@ -17,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from runner.metrics import bits, bleu, rouge, sequence, speech
-from runner.metrics.base import DecodedOutputs, MetricValue, TokenStats
+from runner.metrics import bits, bleu, rl, rouge, sequence, speech
+from runner.metrics.base import DecodedOutputs, MetricValue, RolloutOutputs, TokenStats
 from runner.specs.errors import closest
 from runner.specs.metric_names import DEFAULT_TOKEN_METRICS, TABLE
 
@@ -35,12 +37,14 @@ FUNCTIONS: dict[str, Callable] = {
     "wer": speech.wer,
     "cer": speech.cer,
     "bits_per_dim": bits.bits_per_dim,
+    "normalized_return": rl.normalized_return,
+    "episode_return": rl.episode_return,
 }
 
 
 @dataclass(frozen=True)
 class Metric:
-    needs: str  # the table's "token_stats" | "decoded"
+    needs: str  # the table's "token_stats" | "decoded" | "rollout"
     fn: Callable
 
 
@@ -79,6 +83,23 @@ def decoded_metric_names(names: list[str]) -> list[str]:
     return [n for n in names if METRICS[n].needs == "decoded"]
 
 
+def rollout_metric_names(names: list[str]) -> list[str]:
+    check_names(names)
+    return [n for n in names if METRICS[n].needs == "rollout"]
+
+
+def compute_rollout_metrics(names: list[str], outputs: RolloutOutputs) -> tuple[dict[str, float], dict[str, str]]:
+    """(values, signatures) for the rollout metrics `names`; each one's spread as `<name>_std`."""
+    values, signatures = {}, {}
+    for name in names:
+        result = METRICS[name].fn(outputs)
+        values[name] = float(result.value)
+        if result.std is not None:
+            values[f"{name}_std"] = float(result.std)
+        signatures[name] = result.signature
+    return values, signatures
+
+
 def compute_token_metrics(names: list[str], stats: TokenStats) -> dict[str, float]:
     return {name: float(METRICS[name].fn(stats)) for name in names}
 
@@ -98,6 +119,6 @@ def compute_decoded_metrics(names: list[str], outputs: DecodedOutputs) -> tuple[
 
 
 __all__ = [
-    "METRICS", "FUNCTIONS", "Metric", "DEFAULT_TOKEN_METRICS", "MetricValue", "TokenStats", "DecodedOutputs", "UnknownMetric", "check_names",
-    "token_metric_names", "decoded_metric_names", "compute_token_metrics", "compute_decoded_metrics",
+    "METRICS", "FUNCTIONS", "Metric", "DEFAULT_TOKEN_METRICS", "MetricValue", "TokenStats", "DecodedOutputs", "RolloutOutputs", "UnknownMetric", "check_names",
+    "token_metric_names", "decoded_metric_names", "rollout_metric_names", "compute_rollout_metrics", "compute_token_metrics", "compute_decoded_metrics",
 ]

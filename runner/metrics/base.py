@@ -1,11 +1,12 @@
 """What metric functions receive and return. Plain Python: no torch, no metric libraries.
 
-Two kinds of input, because metrics are computed two ways:
+Three kinds of input, because metrics are computed three ways:
 - `TokenStats`: sums gathered from teacher-forced logits (loss, perplexity, accuracy). Sums,
   not means, so shards from several batches or workers add up exactly.
 - `DecodedOutputs`: what the model produced by decoding (greedy or beam search), beside the
   references. BLEU, ROUGE, WER and exact-match accuracy are computed from these and only
   these: a teacher-forced approximation is never reported under a decoded metric's name.
+- `RolloutOutputs`: returns of a policy rolled out in its environment (offline RL).
 """
 
 from __future__ import annotations
@@ -56,9 +57,21 @@ class DecodedOutputs:
                              f"{len(self.reference_ids)} reference id sequences")
 
 
+@dataclass
+class RolloutOutputs:
+    """Returns of evaluation episodes of a policy, with the references that normalize them and
+    the evaluation signature (env id, episodes, seeds, target return)."""
+
+    returns: list[float]
+    random_return: float  # mean return of the random policy on the same seeds
+    expert_return: float  # mean return of the expert behaviour policy on the same seeds
+    signature: str
+
+
 @dataclass(frozen=True)
 class MetricValue:
     """A number, and how it was computed when that matters for comparing it (sacreBLEU's signature)."""
 
     value: float
     signature: str | None = None
+    std: float | None = None  # spread over episodes (rollout metrics), written as <name>_std

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runner import registry
 from runner.problems.base import DataInfo, ProblemData
-from runner.problems.sources import candidate_paths, find_local
+from runner.problems.local_or_hub import candidate_paths, find_local
 from runner.specs.errors import SpecError
 
 __all__ = ["DataInfo", "ProblemData", "build"]

@@ -30,7 +30,7 @@ class DataInfo:
     pad_id: int = PAD_ID
     eos_id: int = EOS_ID
     target_pad_id: int = PAD_ID
-    input_kind: Literal["tokens", "features", "pixels"] = "tokens"
+    input_kind: Literal["tokens", "features", "pixels", "trajectories"] = "tokens"
     # False for language-model problems: batches carry only "targets".
     has_inputs: bool = True
 

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from runner.problems.sources import SplitText, find_local, records_to_text
+from runner.problems.local_or_hub import find_local
 from runner.problems.text_spec import HubSource
 from runner.specs.errors import SpecError
 
@@ -79,31 +79,9 @@ def load_hub_dataset(hub: HubSource):
         ) from None
 
 
-def _rows(dataset, batch_size: int = 10_000) -> Iterator[dict]:
+def hub_rows(dataset, batch_size: int = 10_000) -> Iterator[dict]:
     """Rows as dicts, read a batch at a time (Arrow -> Python in bulk is much faster per row)."""
     for batch in dataset.iter(batch_size=batch_size):
         columns = list(batch)
         for values in zip(*(batch[c] for c in columns)):
             yield dict(zip(columns, values))
-
-
-def hub_reader(hub: HubSource, two_sided: bool):
-    """A (split, max_examples) -> SplitText reader; the dataset loads on the first call only."""
-    loaded = {}
-
-    def read(split: str, max_examples: int) -> SplitText:
-        if "data" not in loaded:
-            loaded["data"] = load_hub_dataset(hub)
-        data = loaded["data"]
-        hub_split = hub.splits[split]
-        if hub_split not in data:
-            raise SpecError(f"hub dataset '{hub.dataset}' has no split '{hub_split}' (it has: "
-                            f"{', '.join(data)})", field=f"problem.source.hub.splits.{split}")
-        dataset = data[hub_split]
-        if max_examples:
-            dataset = dataset.select(range(min(max_examples, len(dataset))))
-        label = f"hub dataset '{hub.dataset}' split '{hub_split}'"
-        return records_to_text(_rows(dataset), hub.input_field if two_sided else None, hub.target_field, label,
-                               max_examples)
-
-    return read

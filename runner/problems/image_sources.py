@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from runner.problems.base import SPLITS
 from runner.problems.image_spec import ImageClassificationProblem, _ImageProblem
-from runner.problems.sources import candidate_paths, find_local
+from runner.problems.local_or_hub import choose
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "eval", "test")
 _SLICED = re.compile(r"^([^\[\]]+?)(?:\[(-?\d*):(-?\d*)\])?$")
 
 Arrays = tuple[np.ndarray, np.ndarray | None]
@@ -78,16 +78,10 @@ def resolve(spec: _ImageProblem) -> ImageSourcePlan:
     source = spec.source
     if source.sklearn == "digits":
         return _sklearn_digits(spec)
-    folder = find_local(source.path) if source.path is not None else None
-    if folder is None and source.hub is None:
-        looked = " and ".join(str(c) for c in candidate_paths(source.path))
-        raise SpecError(f"local image folder '{source.path}' not found (looked for {looked}) and no source.hub "
-                        "dataset is configured to fall back on", field="problem.source.path")
+    folder = choose(source, "image")
     if folder is not None:
         paths = {split: folder / source.files[split] for split in SPLITS}
         return _npz(spec, paths) if source.format == "npz" else _png_folders(spec, paths)
-    if source.path is not None:
-        log.info("datagen: local folder '%s' not found; using hub dataset '%s'", source.path, source.hub.dataset)
     return ImageSourcePlan("hub", f"hub:{source.hub.dataset}", [], _hub_reader(spec))
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from runner.problems.text_spec import TextSource
+from runner.problems.base import SPLITS
+from runner.problems.local_or_hub import candidate_paths, choose, find_local, repo_root  # noqa: F401  (old import path)
+from runner.problems.text_spec import HubSource, TextSource
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "eval", "test")
 
 
 @dataclass
@@ -42,30 +42,9 @@ class ResolvedSource:
     description: str  # the folder or "hub:<dataset>", for logs and meta.json
 
 
-def repo_root() -> Path | None:
-    """The source checkout's root (holding `catalog/`), or None for an installed wheel."""
-    from runner.specs.catalog import source_checkout
-
-    return source_checkout()
-
-
-def candidate_paths(path: str) -> list[Path]:
-    """Where a relative local path may live: the working directory, then the repository root
-    (in a source checkout, so the shipped problems' `../shared/data/...` work from any folder)."""
-    p = Path(path).expanduser()
-    if p.is_absolute():
-        return [p]
-    root = repo_root()
-    return [Path.cwd() / p] + ([root / p] if root is not None else [])
-
-
-def find_local(path: str) -> Path | None:
-    return next((c for c in candidate_paths(path) if c.exists()), None)
-
-
 def resolve_source(source: TextSource, two_sided: bool) -> ResolvedSource:
     """Pick local files when `source.path` exists, else the hub dataset; fail clearly when neither."""
-    folder = find_local(source.path) if source.path is not None else None
+    folder = choose(source, "data")
     if folder is not None:
         if not folder.is_dir():
             raise SpecError(f"'{folder}' is a file; source.path must be a folder of data files",
@@ -73,15 +52,31 @@ def resolve_source(source: TextSource, two_sided: bool) -> ResolvedSource:
         files = {split: _split_files(source, folder, split, two_sided) for split in SPLITS}
         read = _text_reader(files) if source.format == "text" else _records_reader(source, files, two_sided)
         return ResolvedSource("local", [p for paths in files.values() for p in paths], read, str(folder))
-    if source.hub is None:
-        looked = " and ".join(str(c) for c in candidate_paths(source.path))
-        raise SpecError(f"local data folder '{source.path}' not found (looked for {looked}) and no "
-                        "source.hub dataset is configured to fall back on", field="problem.source.path")
-    if source.path is not None:
-        log.info("datagen: local folder '%s' not found; using hub dataset '%s'", source.path, source.hub.dataset)
-    from runner.problems.hub import hub_reader
-
     return ResolvedSource("hub", [], hub_reader(source.hub, two_sided), f"hub:{source.hub.dataset}")
+
+
+def hub_reader(hub: HubSource, two_sided: bool):
+    """A (split, max_examples) -> SplitText reader of a hub dataset; it loads on the first call only."""
+    loaded = {}
+
+    def read(split: str, max_examples: int) -> SplitText:
+        from runner.problems.hub import hub_rows, load_hub_dataset
+
+        if "data" not in loaded:
+            loaded["data"] = load_hub_dataset(hub)
+        data = loaded["data"]
+        hub_split = hub.splits[split]
+        if hub_split not in data:
+            raise SpecError(f"hub dataset '{hub.dataset}' has no split '{hub_split}' (it has: "
+                            f"{', '.join(data)})", field=f"problem.source.hub.splits.{split}")
+        dataset = data[hub_split]
+        if max_examples:
+            dataset = dataset.select(range(min(max_examples, len(dataset))))
+        label = f"hub dataset '{hub.dataset}' split '{hub_split}'"
+        return records_to_text(hub_rows(dataset), hub.input_field if two_sided else None, hub.target_field, label,
+                               max_examples)
+
+    return read
 
 
 def _split_files(source: TextSource, folder: Path, split: str, two_sided: bool) -> list[Path]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from runner.problems import batching, cache, speech_sources
 from runner.problems.audio import frame_sizes, log_mel, num_frames, to_pcm16
-from runner.problems.base import FIRST_REAL_ID, DataInfo, ProblemData, check_split_name
+from runner.problems.base import FIRST_REAL_ID, SPLITS, DataInfo, ProblemData, check_split_name
 from runner.problems.ragged import Ragged, flatten_with_eos, write_ragged
 from runner.problems.speech_spec import SpeechProblem
 from runner.problems.vocab import strip_special
@@ -33,10 +33,9 @@ from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "eval", "test")
 UNK = "<unk>"
 # Batching and feature settings do not change the cached audio or ids.
-_NOT_IN_FINGERPRINT = {"description", "metrics", "max_length", "features"}
+_NOT_IN_FINGERPRINT = {"description", "metrics", "max_length", "features", "augmentation"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,12 @@ def fingerprint_data(spec: SpeechProblem, source_kind: str) -> dict[str, Any]:
         k: v for k, v in source.items() if k not in ("hub", "path")}
     if source_kind != "fsdd":
         data.pop("utterances")
+    if data.get("synthetic_voices") is None:  # caches made before the option existed keep their fingerprint
+        data.pop("synthetic_voices", None)
+    else:  # another espeak-ng version speaks differently: other data
+        from runner.problems.synthetic_voices import engine_version
+
+        data["synthetic_engine"] = engine_version()
     return data
 
 
@@ -159,9 +164,11 @@ def _generate(spec: SpeechProblem, plan, folder: Path, fp: str, spec_data: dict)
 
 
 class SpeechSplit(Sequence):
-    """Examples {"audio": int16 samples (a view of the memory map), "targets": int32 ids + EOS}."""
+    """Examples {"audio": int16 samples (a view of the memory map), "targets": int32 ids + EOS,
+    "augment": bool (the training split of a problem with augmentation)}."""
 
-    def __init__(self, folder: Path, split: str, window: int, hop: int):
+    def __init__(self, folder: Path, split: str, window: int, hop: int, augment: bool = False):
+        self.augment = augment
         offsets = np.load(folder / f"{split}.audio_offsets.npy")
         self.audio = np.memmap(folder / f"{split}.audio.bin", dtype="<i2", mode="r", shape=(int(offsets[-1]),))
         self.offsets = offsets
@@ -177,7 +184,8 @@ class SpeechSplit(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        return {"audio": self.audio[self.offsets[index]: self.offsets[index + 1]], "targets": self.targets[index]}
+        return {"audio": self.audio[self.offsets[index]: self.offsets[index + 1]], "targets": self.targets[index],
+                "augment": self.augment}
 
 
 class SpeechData(ProblemData):
@@ -197,7 +205,8 @@ class SpeechData(ProblemData):
     def split(self, name: str) -> SpeechSplit:
         check_split_name(name)
         if name not in self._splits:
-            self._splits[name] = SpeechSplit(self.folder, name, self.window, self.hop)
+            augment = name == "train" and self.spec.augmentation is not None and self.spec.augmentation.enabled
+            self._splits[name] = SpeechSplit(self.folder, name, self.window, self.hop, augment)
         return self._splits[name]
 
     def batch_plan(self, split: str, batch_size: int, max_length: int, seed: int, epoch: int,
@@ -216,18 +225,30 @@ class SpeechData(ProblemData):
 
     def collate(self, examples: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
         """{"inputs": float [B, T, num_mel_bins] log-mel, "input_lengths": [B] frames,
-        "targets": long [B, L] ids + EOS, padded with 0}."""
+        "targets": long [B, L] ids + EOS, padded with 0}. Training examples of a problem with
+        `augmentation` are first changed as it says (voice_augment.py), drawing from torch's global
+        RNG, which the training loop seeds and checkpoints: a resumed run draws what an unbroken one would."""
         import torch
 
-        lengths = np.array([len(ex["audio"]) for ex in examples], dtype=np.int64)
-        audio = np.zeros((len(examples), max(int(lengths.max(initial=0)), 1)), dtype=np.float32)
+        waves = [torch.from_numpy(ex["audio"] / 32768.0) for ex in examples]
+        if examples and examples[0].get("augment"):
+            from runner.problems.voice_augment import augment
+
+            waves = [augment(wave, self.spec.augmentation, self.spec.sample_rate) for wave in waves]
+        return self._batch(waves, examples)
+
+    def _batch(self, waves: list, examples: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
+        import torch
+
+        lengths = torch.tensor([w.numel() for w in waves], dtype=torch.int64)
+        audio = torch.zeros((len(waves), max(int(lengths.max()) if len(waves) else 0, 1)), dtype=torch.float32)
         targets = np.zeros((len(examples), max((len(ex["targets"]) for ex in examples), default=0)), np.int64)
-        for row, ex in enumerate(examples):
-            audio[row, : lengths[row]] = ex["audio"]
+        for row, (wave, ex) in enumerate(zip(waves, examples)):
+            audio[row, : wave.numel()] = wave
             targets[row, : len(ex["targets"])] = ex["targets"]
         f = self.features
         features, frames = log_mel(
-            torch.from_numpy(audio / 32768.0), torch.from_numpy(lengths), self.spec.sample_rate,
+            audio, lengths, self.spec.sample_rate,
             f.num_mel_bins, f.frame_length_ms, f.frame_step_ms, f.lower_edge_hz, f.upper_edge_hz,
             f.preemphasis, f.log_floor, f.normalize)
         return {"inputs": features, "input_lengths": frames, "targets": torch.from_numpy(targets)}

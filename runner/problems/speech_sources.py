@@ -19,14 +19,13 @@ import numpy as np
 
 from runner.problems import spoken_digits
 from runner.problems.audio import AudioError, read_wav
-from runner.problems.sources import candidate_paths, find_local
+from runner.problems.base import SPLITS
+from runner.problems.local_or_hub import choose
 from runner.problems.speech_spec import SpeechHubSource, SpeechProblem
 from runner.problems.spoken_digits import Utterance
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "eval", "test")
 
 
 @dataclass
@@ -39,19 +38,13 @@ class SpeechSourcePlan:
 
 def resolve(spec: SpeechProblem) -> SpeechSourcePlan:
     source = spec.source
-    folder = find_local(source.path) if source.path is not None else None
-    if folder is None and source.hub is None:
-        looked = " and ".join(str(c) for c in candidate_paths(source.path))
-        raise SpecError(f"local audio folder '{source.path}' not found (looked for {looked}) and no source.hub "
-                        "dataset is configured to fall back on", field="problem.source.path")
+    folder = choose(source, "audio")
     if folder is not None and not folder.is_dir():
         raise SpecError(f"'{folder}' is a file; source.path must be a folder", field="problem.source.path")
     if folder is not None and source.layout == "fsdd":
         return _fsdd(spec, folder)
     if folder is not None:
         return _librispeech_folder(spec, folder)
-    if source.path is not None:
-        log.info("datagen: local folder '%s' not found; using hub dataset '%s'", source.path, source.hub.dataset)
     return SpeechSourcePlan("hub", f"hub:{source.hub.dataset}", [], lambda split: _hub_utterances(spec, split))
 
 
@@ -71,6 +64,11 @@ def _fsdd(spec: SpeechProblem, folder: Path) -> SpeechSourcePlan:
         yield from spoken_digits.generate(
             by_split[split], audio, split, count, spec.sample_rate, u.min_digits, u.max_digits, u.silence_ms,
             u.speed_perturbation if split == "train" else 0.0, u.seed)
+        if split == "train" and spec.synthetic_voices is not None:  # never eval or test: those stay human
+            from runner.problems import synthetic_voices
+
+            yield from synthetic_voices.generate(spec.synthetic_voices, spec.synthetic_voices.utterances,
+                                                 spec.sample_rate, u.min_digits, u.max_digits, u.seed)
 
     return SpeechSourcePlan("fsdd", f"fsdd:{folder}", [t.path for t in takes], read)
 

@@ -9,9 +9,9 @@ because YAML and JSON have no tuples (`image_shape: [8, 8, 1]`).
 import re
 import types
 import typing
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from runner.specs import bounds
 
@@ -30,6 +30,21 @@ def _plain_name(value: str) -> str:
 
 
 PlainName = Annotated[str, AfterValidator(_plain_name)]
+
+
+def added_field(default: Any, **kwargs: Any) -> Any:
+    """A Field added after results were recorded (an hparam, or a top-level problem field). While it
+    holds `default` it is left out of spec_hash (experiment.canonical_json), so a recorded experiment
+    keeps its hash; the default must therefore be the behaviour from before the field existed, and
+    never change."""
+    return Field(default, json_schema_extra={"unhashed_default": True}, **kwargs)
+
+
+def unhashed_defaults(spec_class: type) -> dict[str, Any]:
+    """name -> default (as JSON) of the `added_field`s of a spec class."""
+    return {name: (info.default.model_dump(mode="json") if isinstance(info.default, BaseModel) else info.default)
+            for name, info in spec_class.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("unhashed_default")}
 
 
 def _is_tuple(annotation) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from runner.models.hparams_base import TrainingHparams, unhashed_defaults
+from runner.specs.hparams_base import TrainingHparams, unhashed_defaults
 from runner.specs.base import PlainName, Spec
 from runner.specs.problem_base import PROBLEM_NOTES, ProblemSpec
 from runner.specs.schemas import DecodeSpec, ModelSpec, ResourcesSpec, TrackingSpec, TrainSpec, TuneSpec
@@ -82,7 +82,7 @@ class Experiment(Spec):
                              f"plugins ({', '.join(map(str, modules))}) were not imported")
         registry.import_plugins(modules)
         problem_cls = registry.family(data["problem"]["family"]).config_class()
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
+        hparams_cls = registry.model_for(data["model"]).config_class()
         fields = dict(data)
         fields["problem"] = problem_cls.model_validate(data["problem"])
         fields["hparams"] = hparams_cls.model_validate(data["hparams"])
@@ -107,11 +107,18 @@ def plugin_modules(experiment: "Experiment | dict[str, Any]") -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# train fields added after spec_hashes were published, with the default that is the behaviour from
+# before they existed (runner/training/precision.py): hashed only once they leave it.
+_TRAIN_ADDED_DEFAULTS = {"precision": "auto", "compile": False}
+
+
 def canonical_json(experiment: Experiment) -> str:
-    return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)))
+    return _canonical(experiment.to_dict(), unhashed_defaults(type(experiment.hparams)),
+                      unhashed_defaults(type(experiment.problem)))
 
 
-def _canonical(data: dict[str, Any], added_defaults: dict[str, Any]) -> str:
+def _canonical(data: dict[str, Any], added_defaults: dict[str, Any],
+               added_problem_defaults: dict[str, Any] | None = None) -> str:
     data = {k: v for k, v in data.items() if k not in _NOT_HASHED}
     data = {k: ({kk: vv for kk, vv in v.items() if kk not in _NOTES} if isinstance(v, dict) else v)
             for k, v in data.items()}
@@ -120,14 +127,21 @@ def _canonical(data: dict[str, Any], added_defaults: dict[str, Any]) -> str:
     if isinstance(data.get("hparams"), dict):
         data["hparams"] = {k: v for k, v in data["hparams"].items()
                            if not (k in added_defaults and v == added_defaults[k])}
+    if isinstance(data.get("train"), dict):
+        data["train"] = {k: v for k, v in data["train"].items()
+                         if not (k in _TRAIN_ADDED_DEFAULTS and v == _TRAIN_ADDED_DEFAULTS[k])}
+    if added_problem_defaults and isinstance(data.get("problem"), dict):
+        data["problem"] = {k: v for k, v in data["problem"].items()
+                           if not (k in added_problem_defaults and v == added_problem_defaults[k])}
     return json.dumps(_no_negative_zero(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = None) -> str:
+def stored_hash(data: dict[str, Any], added_defaults: dict[str, Any] | None = None,
+                added_problem_defaults: dict[str, Any] | None = None) -> str:
     """The hash of an experiment as stored (a run folder's experiment.yaml, a record's embedded spec),
     computed without validating it and without importing anything."""
     try:
-        return hashlib.sha256(_canonical(data, added_defaults or {}).encode("utf-8")).hexdigest()
+        return hashlib.sha256(_canonical(data, added_defaults or {}, added_problem_defaults).encode("utf-8")).hexdigest()
     except (TypeError, ValueError, AttributeError):  # not JSON-able: it cannot match any hash
         return ""
 
@@ -142,10 +156,11 @@ def verified_before_import(data: Any) -> bool:
     from runner import registry
 
     try:
-        hparams_cls = registry.model(data["model"]["implementation"]).config_class()
-    except Exception:  # noqa: BLE001 - a plugin's model (not imported yet) or a malformed section
+        hparams_cls = registry.model_for(data["model"]).config_class()
+        problem_cls = registry.family(data["problem"]["family"]).config_class()
+    except Exception:  # noqa: BLE001 - a plugin's model or family (not imported yet) or a malformed section
         return False
-    return stored_hash(data, unhashed_defaults(hparams_cls)) == data["spec_hash"]
+    return stored_hash(data, unhashed_defaults(hparams_cls), unhashed_defaults(problem_cls)) == data["spec_hash"]
 
 
 def _no_negative_zero(value: Any) -> Any:
@@ -157,6 +172,23 @@ def _no_negative_zero(value: Any) -> Any:
     if isinstance(value, list):
         return [_no_negative_zero(v) for v in value]
     return value
+
+
+def make_experiment(*, recipe: str, problem: ProblemSpec, model: ModelSpec, hparams_set: str,
+                    hparams: TrainingHparams, train: TrainSpec, decode: DecodeSpec | None = None,
+                    resources: ResourcesSpec | None = None, tracking: TrackingSpec | None = None,
+                    tune: TuneSpec | None = None, plugins: list[str] | tuple[str, ...] = (),
+                    description: str = "") -> Experiment:
+    """The one way to put a resolved Experiment together from its validated sections (resolve does
+    it from YAML; tests and the API from objects): the global batch derived, the spec hashed."""
+    resources = resources or ResourcesSpec()
+    experiment = Experiment(
+        recipe=recipe, description=description, problem=problem, model=model, hparams_set=hparams_set,
+        hparams=hparams, train=train, decode=decode or DecodeSpec(), resources=resources, tune=tune,
+        tracking=tracking or TrackingSpec(), plugins=list(plugins),
+        global_batch=global_batch(hparams, train, resources),
+    )
+    return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
 
 
 def compute_hash(experiment: Experiment) -> str:

@@ -23,7 +23,8 @@ _TOKEN_SCOPE = "over every non-pad target position of the test split, teacher-fo
 class MetricDef:
     name: str
     mode: Literal["max", "min"]               # "max": higher is better
-    needs: Literal["token_stats", "decoded"]  # teacher-forced sums (cheap, every eval) or decoded test output
+    needs: Literal["token_stats", "decoded", "rollout"]  # teacher-forced sums (cheap, every eval), decoded
+                                                         # test output, or episodes in the environment
     label: str                                # how tables and pages name it
     percent: bool = False                     # stored as a fraction, shown as a percentage
     digits: int = 4
@@ -39,6 +40,13 @@ class MetricDef:
 # order of the leaderboard's tables.
 TABLE: dict[str, MetricDef] = {m.name: m for m in [
     MetricDef("bleu", "max", "decoded", "BLEU", digits=2, tolerance=1.0),
+    # Offline RL (runner/metrics/rl.py): the run's signature says env id, episodes, seeds, target return.
+    MetricDef("normalized_return", "max", "rollout", "normalized return", digits=1, tolerance=10.0,
+              definition="100 x (mean episode return - random policy's) / (expert behaviour policy's - random "
+              "policy's), greedy rollouts on fixed seeds (the run's signature names env, episodes, seeds, target)"),
+    MetricDef("episode_return", "max", "rollout", "return", digits=1, tolerance=25.0,
+              definition="mean undiscounted episode return of greedy rollouts on fixed seeds (the run's signature "
+              "names env, episodes, seeds, target return)"),
     MetricDef("wer", "min", "decoded", "WER", percent=True, digits=2, tolerance=0.02),
     MetricDef("cer", "min", "decoded", "CER", percent=True, digits=2, tolerance=0.02),
     MetricDef("bits_per_dim", "min", "token_stats", "bits/dim", digits=3, tolerance=0.05,

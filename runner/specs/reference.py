@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from runner import registry
-from runner.models.hparams_base import TrainingHparams
+from runner.specs.hparams_base import TrainingHparams
 from runner.specs.problem_base import ProblemSpec
 from runner.specs.schemas import HparamsRangeSpec, HparamsSetSpec, ModelSpec, RecipeSpec
 

@@ -7,18 +7,17 @@ root to leaf, the recipe's `overrides:`, then `-o key=value` from the command li
 from __future__ import annotations
 
 import copy
-import importlib
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from runner import registry
-from runner.models.hparams_base import TrainingHparams
+from runner.specs.hparams_base import TrainingHparams
 from runner.specs import catalog as catalog_mod
 from runner.specs.catalog import Catalog
 from runner.specs.errors import Location, SpecError
-from runner.specs.experiment import Experiment, compute_hash, global_batch
+from runner.specs.experiment import Experiment, compute_hash, global_batch, make_experiment
 from runner.specs.loader import Document
 from runner.specs.overrides import Override, apply, from_mapping, parse_cli
 from runner.specs.problem_base import ProblemSpec
@@ -38,17 +37,7 @@ def _named(doc: Document, path: str | Path) -> dict[str, Any]:
     return data
 
 
-def import_plugins(modules: list[str], where: Location | None = None) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
-            raise SpecError(
-                f"cannot import plugin module '{module}': {type(exc).__name__}: {exc}; "
-                "is it installed or on PYTHONPATH?",
-                where,
-                "plugins",
-            ) from None
+import_plugins = registry.import_plugins  # the one importer (once per process, located errors)
 
 
 def load_problem(cat: Catalog, ref: str, overrides: list[Override] = (), where: Location | None = None,
@@ -136,7 +125,7 @@ def resolve_hparams(cat: Catalog, ref: str, model: ModelSpec, overrides: list[Ov
     for o in overrides:
         apply(values, o.path[1:], o.value, o.where)
         origins[o.path[1:]] = o.where
-    schema = registry.model(model.implementation).config_class()
+    schema = registry.model_for(model).config_class()
     return validate(schema, values, leaf_doc, prefix=("hparams",), origins=origins, field_prefix="hparams")
 
 
@@ -225,16 +214,18 @@ def resolve(recipe_ref: str | Path, cli_overrides: list[str] | tuple[str, ...] =
         if found is not None and found[2].name != model.name:
             errors.append(SpecError(f"range '{found[0].name}' varies a set for model '{found[2].name}', "
                                     f"but the recipe trains '{model.name}'", tune_where, "tune.range"))
+    if recipe is not None and recipe.train.precision == "fp16" and recipe.resources.accelerator != "gpu":
+        errors.append(SpecError(f"fp16 needs resources.accelerator gpu (its gradient scaler is CUDA's), not "
+                                f"{recipe.resources.accelerator}; use bf16 or fp32",
+                                origins.get(("train", "precision")) or doc.where(("train", "precision")),
+                                "train.precision"))
     if errors:
         raise SpecError.merge(errors)
-    hparams_set = Path(recipe.hparams).stem
-    experiment = Experiment(
+    return make_experiment(
         recipe=recipe.name, description=recipe.description, problem=problem, model=model,
-        hparams_set=hparams_set, hparams=hparams, train=recipe.train, decode=recipe.decode,
+        hparams_set=Path(recipe.hparams).stem, hparams=hparams, train=recipe.train, decode=recipe.decode,
         resources=recipe.resources, tune=recipe.tune, tracking=recipe.tracking, plugins=recipe.plugins,
-        global_batch=global_batch(hparams, recipe.train, recipe.resources),
     )
-    return experiment.model_copy(update={"spec_hash": compute_hash(experiment)})
 
 
 def is_experiment_document(doc: Document) -> bool:
@@ -289,7 +280,7 @@ def resolve_experiment(doc: Document, cli_overrides: list[str] | tuple[str, ...]
         raise SpecError(str(exc), doc.where(("problem", "family")), "problem.family") from None
     model = validate(ModelSpec, model_data, doc, prefix=("model",), origins=inner("model"), field_prefix="model")
     try:
-        hparams_cls = registry.model(model.implementation).config_class()
+        hparams_cls = registry.model_for(model).config_class()
     except registry.UnknownName as exc:
         raise SpecError(str(exc), doc.where(("model", "implementation")), "model.implementation") from None
     fields = dict(data)

@@ -93,6 +93,11 @@ class TrainSpec(Spec):
     gradient_accumulation_steps: int = Field(1, gt=0)
     time_budget_minutes: float = Field(0, ge=0, description="Stop gracefully after this much training time; 0 = none.")
     max_failures: int = Field(0, ge=-1, description="Ray Train restarts after a worker failure (-1 = unlimited).")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 autocast on a GPU with bf16 (else fp16 + grad scaler), fp32 on CPU; "
+                            "fp16 needs a GPU. See runner/training/precision.py.")
+    compile: bool = Field(False, description="torch.compile the trained module (a GPU speed-up; compiling takes "
+                                             "a minute or more).")
 
 
 class DecodeSpec(Spec):

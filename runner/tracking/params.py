@@ -45,11 +45,9 @@ def spec_params(experiment: Any) -> dict[str, str]:
 
 def run_tags(experiment: Any, output_dir: str, data_fingerprint: str) -> dict[str, str]:
     """Tags that identify the run (spec_hash + output_dir find it again on resume) and its provenance."""
-    from pathlib import Path
+    from runner.provenance import REPO_ROOT, code_commit, package_versions
 
-    from runner.leaderboard.environment import code_commit, package_versions
-
-    commit, dirty = code_commit(Path(__file__).resolve().parents[2])
+    commit, dirty = code_commit(REPO_ROOT)
     versions = package_versions()
     tags = {
         "spec_hash": experiment.spec_hash,

@@ -48,14 +48,30 @@ def start_sweep_run(experiment: Any, sweep_dir: str, uri: str, data_fingerprint:
 
 
 def start_trial_run(experiment: Any, trial_dir: str, uri: str, data_fingerprint: str, parent_run_id: str,
-                    trial_id: str) -> runs.TrackedRun:
-    """A trial's child run (continued when the trial resumes after the sweep was re-launched)."""
+                    trial_id: str, lineage: dict[str, str] | None = None) -> runs.TrackedRun:
+    """A trial's child run (continued when the trial resumes after the sweep was re-launched).
+
+    `lineage` (PBT): the tags of a segment that an exploit started (`pbt.parent_trial`,
+    `pbt.exploit_step`, `pbt.segment`, `pbt.parent_run_id`); its run is named
+    `<trial_id>-seg<k>-<hash12>` so the trial's segments sort together in MLflow's UI.
+    """
     child = runs.start_or_resume(experiment, trial_dir, uri, data_fingerprint)
     client = runs.client(uri)
     client.set_tag(child.run_id, "mlflow.parentRunId", parent_run_id)
     client.set_tag(child.run_id, TRIAL_TAG, trial_id)
-    client.set_tag(child.run_id, "mlflow.runName", f"{trial_id}-{experiment.spec_hash[:12]}")
+    segment = f"-seg{lineage['pbt.segment']}" if lineage else ""
+    client.set_tag(child.run_id, "mlflow.runName", f"{trial_id}{segment}-{experiment.spec_hash[:12]}")
+    for key, value in (lineage or {}).items():
+        client.set_tag(child.run_id, key, value)
     return child
+
+
+def end_replaced_segment(uri: str, run_id: str) -> None:
+    """PBT replaced a trial's weights and hparams: its previous segment's run ends here (KILLED)."""
+    client = runs.client(uri)
+    client.set_tag(run_id, "tune.status", "exploited")
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, status="KILLED")
 
 
 def finish_trial_run(child: runs.TrackedRun, trial_dir: str, status: str = "FINISHED") -> None:

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 
 from runner import metrics as metric_registry
-from runner.metrics.base import DecodedOutputs, TokenStats
+from runner.metrics.base import DecodedOutputs, RolloutOutputs, TokenStats
 from runner.run_dir import read_final_metrics, write_final_metrics  # noqa: F401  (their old import path)
 from runner.training.decode import decode_split_ids
 from runner.training.loss import stats_vector, to_token_stats, zero_stats
@@ -107,4 +107,25 @@ def evaluate_test_split(
         hypotheses = list(outputs.hypotheses)
         decoded_values, signatures = metric_registry.compute_decoded_metrics(decoded_names, outputs)
         values.update(decoded_values)
+    rollout_names = metric_registry.rollout_metric_names(metric_names)
+    if rollout_names and session.is_main:
+        rollout_values, rollout_signatures = metric_registry.compute_rollout_metrics(
+            rollout_names, policy_rollouts(model, data))
+        values.update(rollout_values)
+        signatures.update(rollout_signatures)
     return values, signatures, hypotheses
+
+
+def policy_rollouts(model: torch.nn.Module, data: Any, target_return: float | None = None) -> RolloutOutputs:
+    """The problem's evaluation episodes (offline RL): the policy rolled out on its fixed seeds,
+    conditioned on the evaluation's target return (default: the expert's mean return)."""
+    from runner.training.rollout import rollout, target_return_of
+
+    evaluation, refs = data.evaluation, data.references
+    target = target_return_of(data, target_return)
+    seeds = [evaluation.seed + i for i in range(evaluation.episodes)]
+    result = rollout(model, data.info, seeds, target)
+    signature = (f"env={data.info.env_id}|episodes={len(seeds)}|seeds={seeds[0]}..{seeds[-1]}|target_return={target:g}"
+                 f"|greedy actions|0=random policy ({refs.random_return:.2f}), "
+                 f"100=expert behaviour policy ({refs.expert_return:.2f}) on these seeds")
+    return RolloutOutputs(result.returns, refs.random_return, refs.expert_return, signature)

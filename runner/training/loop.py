@@ -29,7 +29,7 @@ import random
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,14 +41,18 @@ from runner import registry
 from runner.training import checkpoint as ckpt
 from runner.training.decode import supports_decoding
 from runner.run_dir import FinalResults
-from runner.training.evaluate import autocast_for, evaluate_test_split, teacher_forced_stats
+from runner.training.evaluate import evaluate_test_split, teacher_forced_stats
 from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
 from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.precision import Precision, compiled, to_device
 from runner.training.threads import pin_threads
 
-DEFAULT_LOG_EVERY = 100
+if TYPE_CHECKING:  # names for the signature only: the loop is given these, it builds none of them
+    from runner.problems.base import ProblemData
+    from runner.specs.experiment import Experiment
+    from runner.training.session import Session
 
 
 def seed_everything(seed: int) -> None:
@@ -63,9 +67,7 @@ def configure_determinism(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def build_model(experiment: Any, info: Any) -> torch.nn.Module:
-    name = experiment.model.implementation or experiment.model.name
-    return registry.model(name).build_fn()(experiment.hparams, info)
+build_model = registry.build_model  # the one builder (runner/registry.py); a name here so tests can swap it
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -134,7 +136,10 @@ class _Run:
             DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.ddp else self.model
         )
-        self.log_every = getattr(self.tr, "log_every", DEFAULT_LOG_EVERY) or DEFAULT_LOG_EVERY
+        # precision, TF32 and torch.compile from train.precision / train.compile (precision.py)
+        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
+        self.trained = compiled(self.trained, getattr(self.tr, "compile", False))
+        self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
         self.last_eval_step, self.last_checkpoint_step = -1, self.step
         self.last_eval: dict[str, float] = {}
@@ -148,16 +153,28 @@ class _Run:
         if not path:
             return 0, ckpt.DataPosition()
         meta = ckpt.read_meta(path)
-        expected = getattr(self.experiment, "spec_hash", "")
-        if meta.get("spec_hash") and expected and meta["spec_hash"] != expected:
+        expected = self.experiment.spec_hash
+        other_spec = bool(meta.get("spec_hash") and expected and meta["spec_hash"] != expected)
+        if other_spec:
             # Not an error: Tune's PBT restores another trial's checkpoint under new hparams.
             print(f"note: resuming from {path}, saved by spec {meta['spec_hash'][:12]}, "
                   f"into spec {expected[:12]}", file=sys.stderr)
         step, position = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
                                               scheduler=self.scheduler, map_location=self.device)
+        if other_spec:
+            self._apply_hparams_to_restored_optimizer()
         if self.rank != 0:  # the checkpoint holds rank 0's RNG; give other workers their own stream
             torch.manual_seed(self.tr.seed + self.rank + 1_000_003 * step)
         return step, position
+
+    def _apply_hparams_to_restored_optimizer(self) -> None:
+        """The optimizer's state_dict brought the saving run's betas, epsilon, weight decay and rate;
+        keep its moments but take this run's hparams (a PBT exploit changed them)."""
+        fresh = build_optimizer(self.model, self.hp, self.device)
+        for group, new in zip(self.optimizer.param_groups, fresh.param_groups):
+            group.update({k: v for k, v in new.items() if k not in ("params", "lr", "initial_lr")})
+        for group, base, rate in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+            group["lr"] = base * rate(self.scheduler.last_epoch)  # this run's schedule, at the restored step
 
     # -- one optimizer step ---------------------------------------------------------------------
     def _reset_window(self) -> None:
@@ -180,27 +197,28 @@ class _Run:
                              f"(every target equals target_pad_id={self.pad_id}); check the problem's data")
         self.trained.train()
         for n, i in enumerate(positions):
-            batch = {k: v.to(self.device, non_blocking=True) for k, v in mine[i].items()}
+            batch = to_device(mine[i], self.device)
             # DDP all-reduces gradients only on the last micro-batch of the step.
             sync = self.trained.no_sync() if self.ddp and n < len(positions) - 1 else contextlib.nullcontext()
             with sync:
-                with autocast_for(self.device):
+                with self.precision.autocast():
                     loss, ce_share, aux = micro_step_loss(
                         self.trained, batch, global_tokens=tokens, world_size=self.world,
                         accumulation=accumulation, pad_id=self.pad_id, label_smoothing=self.hp.label_smoothing,
                         labels=labels_of(batch) if labels_of else None,
                     )
-                loss.backward()
+                self.precision.backward(loss)
             self.window_loss += ce_share.double()
             if aux is not None:
                 self.window_aux += aux.double() / (accumulation * self.world)
                 self.window_has_aux = True
         # The global gradient norm (after DDP's all-reduce); kept as a tensor: no host sync per step.
+        self.precision.unscale(self.optimizer)
         if self.hp.clip_grad_norm > 0:
             self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.clip_grad_norm)
         else:
             self.grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
-        self.optimizer.step()
+        self.precision.step(self.optimizer)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -250,7 +268,7 @@ class _Run:
     def _save(self) -> str:
         directory = ckpt.save_checkpoint(
             ckpt.new_staging_dir(), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-            step=self.step, position=self.stream.position, spec_hash=getattr(self.experiment, "spec_hash", ""),
+            step=self.step, position=self.stream.position, spec_hash=self.experiment.spec_hash,
         )
         return directory
 
@@ -303,7 +321,8 @@ def _plugin_modules(experiment: Any) -> list[str]:
     return list(getattr(experiment, "plugins", None) or [])
 
 
-def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | None = None) -> FinalResults:
+def train(experiment: Experiment, data: ProblemData, session: Session,
+          model: torch.nn.Module | None = None) -> FinalResults:
     """Train, evaluate, checkpoint and score one experiment; returns what the host writes.
 
     `model`, if given, is used instead of building `experiment.model` from the registry.
@@ -328,7 +347,7 @@ def train(experiment: Any, data: Any, session: Any, model: torch.nn.Module | Non
         )
     run = _Run(experiment, data, session, model)
 
-    budget = float(getattr(experiment.train, "time_budget_minutes", 0) or 0)
+    budget = float(experiment.train.time_budget_minutes)
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     last_step = experiment.train.steps
     replay = getattr(experiment, "replay_steps", None)

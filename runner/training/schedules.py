@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import torch
 
-from runner.models.hparams_base import SCHEDULE_FACTORS
+from runner.specs.hparams_base import SCHEDULE_FACTORS
 
 
 class ScheduleError(ValueError):
