@@ -1,15 +1,15 @@
 """LSTM seq2seq with attention specifics (the contract is in test_models_contract.py)."""
 
-import types
 
 import torch
 
 from runner.models.lstm_seq2seq_attention import build
 from runner.models.lstm_seq2seq_attention_hparams import LSTMSeq2SeqHparams
+from runner.problems.base import DataInfo
 
 
 def info(input_vocab=15, target_vocab=11):
-    return types.SimpleNamespace(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0)
+    return DataInfo(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0)
 
 
 def test_target_embedding_and_softmax_tie():

@@ -1,6 +1,5 @@
 """Switch mixture-of-experts feed-forward: top-1 routing, capacity, load-balancing loss."""
 
-import types
 
 import pytest
 import torch
@@ -8,6 +7,7 @@ import torch
 from runner.models import transformer
 from runner.models.moe import SwitchFeedForward
 from runner.models.transformer_hparams import TransformerHparams
+from runner.problems.base import DataInfo
 
 
 def expert_output(moe, e, x):
@@ -68,7 +68,7 @@ def test_router_and_experts_receive_gradients():
 
 
 def test_model_aux_loss_is_scaled_by_coefficient():
-    info = types.SimpleNamespace(input_vocab_size=11, target_vocab_size=11, pad_id=0)
+    info = DataInfo(input_vocab_size=11, target_vocab_size=11, pad_id=0)
     batch = {"inputs": torch.randint(2, 11, (2, 4)), "targets": torch.randint(2, 11, (2, 3))}
     outs = []
     for coef in (0.01, 0.02):

@@ -1,19 +1,19 @@
 """Encoder-decoder Transformer specifics: weight tying, vocabulary checks, T2T embedding."""
 
-import types
 
 import pytest
 import torch
 
 from runner.models.transformer import Transformer, build
 from runner.models.transformer_hparams import TransformerHparams
+from runner.problems.base import DataInfo
 
 TINY = dict(hidden_size=16, filter_size=32, num_heads=2, num_encoder_layers=1, num_decoder_layers=1)
 
 
 def info(input_vocab=11, target_vocab=11, input_kind="tokens"):
-    return types.SimpleNamespace(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0,
-                                 input_kind=input_kind)
+    return DataInfo(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0,
+                    input_kind=input_kind)
 
 
 def test_shared_weights_are_one_parameter():

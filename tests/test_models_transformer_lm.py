@@ -1,18 +1,18 @@
 """Decoder-only Transformer: prepend modes' attention pattern, vocabulary, plain LM."""
 
-import types
 
 import pytest
 import torch
 
 from runner.models.transformer_lm import build, prepend_attention_mask
 from runner.models.transformer_lm_hparams import TransformerLMHparams
+from runner.problems.base import DataInfo
 
 TINY = dict(hidden_size=16, filter_size=32, num_heads=2, num_decoder_layers=2)
 
 
 def info(input_vocab=11, target_vocab=11):
-    return types.SimpleNamespace(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0)
+    return DataInfo(input_vocab_size=input_vocab, target_vocab_size=target_vocab, pad_id=0)
 
 
 def test_prepend_masks():

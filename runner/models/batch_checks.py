@@ -16,7 +16,7 @@ def require(batch: dict[str, Tensor], key: str, model: str) -> Tensor:
 
 def require_token_inputs(info: Any, model: str) -> None:
     """Token-id models reject problems whose inputs are features or pixels, before building."""
-    kind = getattr(info, "input_kind", "tokens")
+    kind = info.input_kind
     if kind != "tokens":
         raise ValueError(f"{model} reads token ids, but the problem's input_kind is '{kind}'; "
                          f"use a model made for '{kind}' inputs (e.g. speech_transformer for features)")

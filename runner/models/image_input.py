@@ -16,12 +16,12 @@ from torch import Tensor, nn
 def image_geometry(info: Any, model: str, want_classes: bool) -> tuple[tuple[int, int, int], int]:
     """((height, width, channels), levels) from an image problem's DataInfo, or a clear error."""
     shape = tuple(getattr(info, "image_shape", ()) or ())
-    kind = getattr(info, "input_kind", "tokens")
+    kind = info.input_kind
     if kind != "pixels" or len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"{model} is an image model, but the problem's input_kind is '{kind}'"
                          + ("" if kind != "pixels" else f" with image_shape {shape}")
                          + "; use an image_classification or image_generation problem")
-    if want_classes and not getattr(info, "has_inputs", True):
+    if want_classes and not info.has_inputs:
         raise ValueError(f"{model} classifies images; an image_generation problem has no class labels "
                          "(use image_transformer there)")
     return shape, int(getattr(info, "levels", 256))

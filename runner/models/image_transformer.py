@@ -104,7 +104,7 @@ class ImageTransformer(nn.Module):
 
 def build(hparams: Any, info: Any) -> ImageTransformer:
     shape, levels = image_geometry(info, "image_transformer", want_classes=False)
-    if getattr(info, "has_inputs", False):
+    if info.has_inputs:
         raise ValueError("image_transformer generates images; use an image_generation problem (this one is "
                          "classification)")
     return ImageTransformer(hparams, shape, levels)

@@ -153,4 +153,4 @@ class LSTMSeq2SeqAttention(nn.Module):
 
 def build(hparams: Any, info: Any) -> LSTMSeq2SeqAttention:
     require_token_inputs(info, "lstm_seq2seq_attention")
-    return LSTMSeq2SeqAttention(hparams, info.input_vocab_size, info.target_vocab_size, getattr(info, "pad_id", 0))
+    return LSTMSeq2SeqAttention(hparams, info.input_vocab_size, info.target_vocab_size, info.pad_id)

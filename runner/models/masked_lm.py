@@ -48,4 +48,4 @@ def build(hparams: Any, info: Any) -> MaskedLM:
         raise ValueError(f"masked_lm predicts tokens of its input vocabulary, but input_vocab_size="
                          f"{info.input_vocab_size} and target_vocab_size={info.target_vocab_size}; use a "
                          "masked_lm problem")
-    return MaskedLM(hparams, info.input_vocab_size, getattr(info, "pad_id", 0))
+    return MaskedLM(hparams, info.input_vocab_size, info.pad_id)

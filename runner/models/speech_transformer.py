@@ -119,11 +119,10 @@ class SpeechTransformer(Transformer):
 
 
 def build(hparams: Any, info: Any) -> SpeechTransformer:
-    kind = getattr(info, "input_kind", "tokens")
+    kind = info.input_kind
     feature_size = getattr(info, "feature_size", 0)
     if kind != "features" or not feature_size:
         raise ValueError(f"speech_transformer reads feature frames (a speech problem), but the problem's "
                          f"input_kind is '{kind}'" + ("" if kind != "features" else " with no feature_size")
                          + "; use a speech problem, or a model made for this input kind")
-    return SpeechTransformer(hparams, feature_size, info.target_vocab_size, getattr(info, "pad_id", 0),
-                             getattr(info, "eos_id", 1))
+    return SpeechTransformer(hparams, feature_size, info.target_vocab_size, info.pad_id, info.eos_id)

@@ -96,4 +96,4 @@ class Transformer(nn.Module):
 
 def build(hparams: Any, info: Any) -> Transformer:
     require_token_inputs(info, "transformer")
-    return Transformer(hparams, info.input_vocab_size, info.target_vocab_size, getattr(info, "pad_id", 0))
+    return Transformer(hparams, info.input_vocab_size, info.target_vocab_size, info.pad_id)

@@ -12,6 +12,15 @@ sequence: `training_targets(batch)` gives the labels (inputs[1:], the separator 
 targets) and the training forward returns logits for every position. The first input token
 has no start symbol before it, so it is the one token T2T scores that this does not.
 
+Permutation mode (`masking: permutation`, XLNet's objective on a plain LM): the sequence is
+the targets themselves (not shifted) in two streams run as ONE sequence of 2L positions through
+the same layers: content h (token + position) and query g (a learned vector + position). A
+factorization order gives each position a rank; content i attends to content j with
+rank(j) <= rank(i), query i to content j with rank(j) < rank(i) and to itself, so the query
+output at i predicts token i from the tokens before it in the order, never from token i
+(`permutation_attention_mask`). Training draws a random order per sequence (padding last);
+eval and decoding use left to right. Every token is predicted (XLNet's K = 1).
+
 Padding inside the sequence (the inputs' padding sits before the separator) is masked as keys
 and skipped by the positions, so a token's position and output do not depend on how much
 padding its batch needed.
@@ -48,6 +57,30 @@ def prepend_attention_mask(keep: Tensor, prefix_length: int, full_attention: boo
     return allowed[:, None]
 
 
+def permutation_attention_mask(ranks: Tensor) -> Tensor:
+    """[B, 1, 2L, 2L] two-stream mask for positions ranked in a factorization order ([B, L],
+    0 = first): rows/columns 0..L-1 are the content stream, L..2L-1 the query stream. Content
+    attends to content ranked at or before it; query attends to content ranked strictly before
+    it and to its own query position (which carries no token, so nothing leaks; no row is empty)."""
+    batch, length = ranks.shape
+    at_or_before = ranks[:, None, :] <= ranks[:, :, None]  # [B, i, j]: rank(j) <= rank(i)
+    before = ranks[:, None, :] < ranks[:, :, None]
+    eye = torch.eye(length, dtype=torch.bool, device=ranks.device).expand(batch, length, length)
+    content_rows = torch.cat([at_or_before, torch.zeros_like(at_or_before)], dim=2)
+    query_rows = torch.cat([before, eye], dim=2)
+    return torch.cat([content_rows, query_rows], dim=1)[:, None]
+
+
+def factorization_ranks(keep: Tensor, random_order: bool) -> Tensor:
+    """[B, L] rank of each position: a uniformly random order of the real tokens (torch's RNG), or
+    left to right; padding always comes last, so no real token ever attends to it."""
+    length = keep.shape[1]
+    keys = torch.rand(keep.shape, device=keep.device) if random_order else \
+        torch.arange(length, device=keep.device, dtype=torch.float32).expand(keep.shape) / max(length, 1)
+    keys = keys + (~keep).float() * 2.0  # after every real token
+    return keys.argsort(dim=1).argsort(dim=1)
+
+
 class TransformerLM(nn.Module):
     def __init__(self, hparams: Any, vocab_size: int, pad_id: int = 0):
         super().__init__()
@@ -60,7 +93,12 @@ class TransformerLM(nn.Module):
         self.softmax = SoftmaxProjection(vocab_size, hp.hidden_size, tied_to=tied)
         self.positions = SinusoidalPositions(hp.hidden_size)
         self.decoder = DecoderStack(LayerConfig.from_hparams(hp), hp.num_decoder_layers, cross_attention=False)
+        self.permutation = getattr(hp, "masking", "causal") == "permutation"
+        # XLNet's w: what the query stream starts from instead of the token it must predict.
+        self.query_start = nn.Parameter(torch.empty(hp.hidden_size)) if self.permutation else None
         init_weights(self, hp.initializer_gain)
+        if self.query_start is not None:
+            nn.init.normal_(self.query_start, std=hp.hidden_size**-0.5)
 
     def encode(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """{"inputs": [B, S]}: the inputs to prepend (S = 0 in plain mode)."""
@@ -100,8 +138,25 @@ class TransformerLM(nn.Module):
             return self.softmax(hidden), aux  # every position is scored (training_targets)
         return self.softmax(hidden[:, source_length:]), aux  # project the target part only
 
+    def _two_streams(self, tokens: Tensor, ranks: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Permutation mode: logits [B, L, V] of the query stream, position i predicting tokens[:, i]."""
+        batch, length = tokens.shape
+        content = self.positions(self.embedding(tokens))
+        query = self.positions(self.query_start.to(content.dtype).expand(batch, length, -1))
+        x = F.dropout(torch.cat([content, query], dim=1), self.embedding_dropout, self.training)
+        hidden, aux = self.decoder(x, self_mask=permutation_attention_mask(ranks))
+        return self.softmax(hidden[:, length:]), aux
+
+    def _permutation_decode(self, prefix: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The decode contract in left-to-right order: query t sees prefix[:, 1:t+1] (tokens before t)."""
+        tokens = torch.cat([prefix[:, 1:], prefix.new_full((prefix.shape[0], 1), self.pad_id)], dim=1)
+        ranks = torch.arange(prefix.shape[1], device=prefix.device).expand(prefix.shape)
+        return self._two_streams(tokens, ranks)
+
     def decode(self, memory: dict[str, Tensor], prefix: Tensor) -> Tensor:
         """prefix [B, T] starting with 0 (the separator in prepend mode) -> logits [B, T, V]."""
+        if self.permutation:
+            return self._permutation_decode(prefix)[0]
         return self._decode(memory, prefix)[0]
 
     def start_decoding(self, memory: dict[str, Tensor]) -> tuple[Tensor, DecodeState]:
@@ -110,6 +165,8 @@ class TransformerLM(nn.Module):
         `prepend_attention_mask`'s) and caches its keys/values. Returns (logits [B, V], state)."""
         inputs = memory["inputs"]
         start = inputs.new_full((inputs.shape[0],), self.pad_id, dtype=torch.long)
+        if self.permutation:  # uncached: the whole prefix runs again at each step
+            return self.decode_step(DecodeState({}, {"prefix": start[:, None][:, :0]}, 0), start)
         if inputs.shape[1] == 0:
             return self.decode_step(DecodeState({}, {}, 0), start)
         sequence = torch.cat([inputs, start[:, None]], dim=1)
@@ -125,6 +182,9 @@ class TransformerLM(nn.Module):
 
     def decode_step(self, state: DecodeState, tokens: Tensor) -> tuple[Tensor, DecodeState]:
         """Feed tokens [B] (the newest of each prefix); logits [B, V] predict the next ones."""
+        if self.permutation:
+            prefix = torch.cat([state.hypothesis["prefix"], tokens[:, None]], dim=1)
+            return self.decode(state.sentence, prefix)[:, -1], DecodeState({}, {"prefix": prefix}, state.length + 1)
         embedded = self.embedding(tokens[:, None])
         if "keep" not in state.hypothesis:  # plain LM: no padding inside the sequence
             x = F.dropout(self.positions(embedded, offset=state.length), self.embedding_dropout, self.training)
@@ -141,6 +201,9 @@ class TransformerLM(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> ModelOutput:
         targets = require(batch, "targets", "transformer_lm")
+        if self.permutation:
+            logits, aux = self._two_streams(targets, factorization_ranks(targets != self.pad_id, self.training))
+            return ModelOutput(logits, None if aux is None else aux * self.moe_loss_coef)
         logits, aux = self._decode(self.encode(batch), shift_right(targets, self.pad_id))
         return ModelOutput(logits, None if aux is None else aux * self.moe_loss_coef)
 
@@ -149,10 +212,10 @@ def build(hparams: Any, info: Any) -> TransformerLM:
     vocab_size = info.target_vocab_size
     if hparams.prepend_mode != "none":
         require_token_inputs(info, "transformer_lm")
-        input_vocab = getattr(info, "input_vocab_size", None)
-        if input_vocab not in (None, vocab_size):
+        input_vocab = info.input_vocab_size
+        if input_vocab != vocab_size:
             raise ValueError(
                 f"prepend_mode={hparams.prepend_mode} puts inputs and targets in one sequence, so they need one "
                 f"vocabulary, but input_vocab_size={input_vocab} and target_vocab_size={vocab_size}; share the "
                 f"problem's vocabulary or use the encoder-decoder 'transformer'")
-    return TransformerLM(hparams, vocab_size, getattr(info, "pad_id", 0))
+    return TransformerLM(hparams, vocab_size, info.pad_id)

@@ -25,6 +25,23 @@ class TransformerLMHparams(TransformerArchitecture, TrainingHparams):
         "(weights_nonzero over its concatenated targets); eval scores the targets only either way.",
     )
 
+    masking: Literal["causal", "permutation"] = added_field(
+        "causal",
+        description="Plain-LM training objective (prepend_mode none). 'causal': left to right (GPT). "
+        "'permutation': XLNet's permutation language modelling: each training sequence gets a random "
+        "factorization order, expressed as attention masks over two streams that share every layer "
+        "(content: a token and those before it in the order; query: the positions before it only, plus "
+        "its own position, which predicts it). Eval and decoding use the left-to-right order, so the "
+        "reported perplexity is a true likelihood, comparable with the causal LM's.",
+    )
+
+    @model_validator(mode="after")
+    def _permutation_is_a_plain_lm(self) -> "TransformerLMHparams":
+        if self.masking == "permutation" and self.prepend_mode != "none":
+            raise ValueError(f"masking='permutation' is a plain-LM objective; it needs prepend_mode='none' "
+                             f"(got '{self.prepend_mode}')")
+        return self
+
     @model_validator(mode="after")
     def _sequence_loss_needs_masked_prepend(self) -> "TransformerLMHparams":
         if self.prepend_loss == "sequence" and self.prepend_mode != "prepend_inputs_masked_attention":

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from runner.problems.base import SPLITS
 from runner.problems.image_spec import ImageClassificationProblem, _ImageProblem
 from runner.problems.local_or_hub import choose
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "eval", "test")
 _SLICED = re.compile(r"^([^\[\]]+?)(?:\[(-?\d*):(-?\d*)\])?$")
 
 Arrays = tuple[np.ndarray, np.ndarray | None]

@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 
 from runner.problems import cache, image_sources
-from runner.problems.base import DataInfo, ProblemData, check_split_name, example_batches
+from runner.problems.base import SPLITS, DataInfo, ProblemData, check_split_name, example_batches
 from runner.problems.image_spec import ImageClassificationProblem, _ImageProblem
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "eval", "test")
 NO_PAD = -1  # every label / sub-pixel is scored
 _NOT_IN_FINGERPRINT = {"description", "metrics", "max_length", "augmentation"}
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from runner.problems.offline_rl_policies import Episode
 from runner.problems.offline_rl_spec import LocalTrajectories
-from runner.problems.sources import find_local
+from runner.problems.local_or_hub import find_local
 from runner.specs.errors import Location, SpecError
 
 

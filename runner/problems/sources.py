@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from runner.problems.base import SPLITS
 from runner.problems.local_or_hub import candidate_paths, choose, find_local, repo_root  # noqa: F401  (old import path)
 from runner.problems.text_spec import HubSource, TextSource
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "eval", "test")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 
 from runner.problems import batching, cache, speech_sources
 from runner.problems.audio import frame_sizes, log_mel, num_frames, to_pcm16
-from runner.problems.base import FIRST_REAL_ID, DataInfo, ProblemData, check_split_name
+from runner.problems.base import FIRST_REAL_ID, SPLITS, DataInfo, ProblemData, check_split_name
 from runner.problems.ragged import Ragged, flatten_with_eos, write_ragged
 from runner.problems.speech_spec import SpeechProblem
 from runner.problems.vocab import strip_special
@@ -33,7 +33,6 @@ from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "eval", "test")
 UNK = "<unk>"
 # Batching and feature settings do not change the cached audio or ids.
 _NOT_IN_FINGERPRINT = {"description", "metrics", "max_length", "features", "augmentation"}

@@ -19,14 +19,13 @@ import numpy as np
 
 from runner.problems import spoken_digits
 from runner.problems.audio import AudioError, read_wav
+from runner.problems.base import SPLITS
 from runner.problems.local_or_hub import choose
 from runner.problems.speech_spec import SpeechHubSource, SpeechProblem
 from runner.problems.spoken_digits import Utterance
 from runner.specs.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "eval", "test")
 
 
 @dataclass

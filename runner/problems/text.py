@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.problems import cache
+from runner.problems.base import SPLITS
 from runner.problems.progress import datagen_progress
 from runner.problems.ragged import flatten_with_eos, write_ragged
 from runner.problems.sequence_data import SequenceData, vocab_file
-from runner.problems.sources import SPLITS, ResolvedSource, SplitText, resolve_source
+from runner.problems.sources import ResolvedSource, SplitText, resolve_source
 from runner.problems.text_spec import LanguageModelProblem, Text2TextProblem
 from runner.problems.vocab import ByteVocab, SubwordVocab, encoding_threads
 from runner.specs.errors import SpecError
