@@ -76,14 +76,13 @@ def sweep(method: str, folder: str, data_dir: str, extra: list[str]) -> dict:
 
 
 def _rows(path: str) -> list[dict]:
-    """(time, step, objective-or-None) of each row a trial reported."""
+    """(time, step) of each row a trial reported: how far it had trained by when."""
     rows = []
     if os.path.isfile(path):
         with open(path) as f:
             for line in f:
                 row = json.loads(line)
-                rows.append({"time": row.get("time"), "step": row.get("step"),
-                             "neg_log_perplexity": row.get("neg_log_perplexity")})
+                rows.append({"time": row.get("time"), "step": row.get("step")})
     return rows
 
 

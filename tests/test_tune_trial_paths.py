@@ -56,7 +56,7 @@ def test_direct_and_train_paths_give_identical_results(tmp_path, runner_data_dir
     # The direct trial's folder is a run folder like any other: rows, checkpoints, MLflow run.
     folder = tmp_path / "direct" / "trials" / direct.trial_id
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "loss" in r] == [3, 6, 6]
+    assert [r["step"] for r in rows if "eval_loss" in r] == [3, 6, 6]
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step_00000003", "step_00000006"]
     assert json.loads((folder / "mlflow_run.json").read_text())["run_id"] == direct.mlflow_run_id
     _best_trial_becomes_a_record(tmp_path, runner_data_dir, direct_sweep, monkeypatch)
