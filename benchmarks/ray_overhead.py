@@ -76,7 +76,7 @@ def steady_state(rows: list[dict[str, Any]], started_at: float) -> dict[str, Any
     progress = [r for r in rows if "tokens_per_sec" in r]
     if len(progress) < 3:
         raise ValueError(f"need at least 3 progress rows to skip warm-up and the final eval, got {len(progress)}")
-    periodic = [r for r in progress if not r.get("done") and "loss" not in r]  # rows without an eval
+    periodic = [r for r in progress if not r.get("done") and "eval_loss" not in r]  # rows without an eval
     first, last = periodic[0], periodic[-1]
     return {
         "rows": [[r["step"], round(r["time"] - started_at, 2), round(r["tokens_per_sec"], 1)] for r in progress],

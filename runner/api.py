@@ -13,6 +13,7 @@ Everything here imports torch lazily, so `from runner import api` stays cheap.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from runner.run_dir import RunDir, already_finished, default_data_dir
@@ -55,14 +56,15 @@ def build_model(experiment: Experiment, info):
     return registry.build_model(experiment, info)
 
 
-def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True) -> dict[str, float]:
+def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, verbose: bool = True,
+          track: bool = False) -> dict[str, float]:
     """Train and evaluate in this process; returns the final metrics (also in final_metrics.json).
 
     The same folder rules as a Ray run: a run that already finished here is not trained, evaluated
     or written again (its final metrics are returned), and a run that fails before its first
-    training row leaves no claim on the folder."""
-    import sys
-
+    training row leaves no claim on the folder. track=True tracks the run in MLflow as a Ray run
+    is (tracking.uri, else MLFLOW_TRACKING_URI, else ./mlflow.db): params, tags, metrics, final
+    files and plots; `runner run --in-process` does."""
     from runner.problems import assets
     from runner.training.loop import train as train_loop
     from runner.training.session import InProcessSession
@@ -73,14 +75,50 @@ def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, 
     if finished is not None:
         print(already_finished(run_dir, experiment), file=sys.stderr)
         return finished
+    tracked = None
     try:
         data = build_problem(experiment, data_dir)
         run_dir.write_data_facts(experiment.problem.name, data.fingerprint, len(data.split("test")))
         assets.write(data, output_dir)  # so `runner predict` / `export` need only the run folder
         session = InProcessSession(output_dir, keep_checkpoints=experiment.train.keep_checkpoints, verbose=verbose)
+        if track:
+            tracked, session = _tracked(experiment, output_dir, data.fingerprint, session, verbose)
         results = train_loop(experiment, data, session)
-    except BaseException:
+    except BaseException as exc:
         run_dir.release_if_unstarted()
+        if tracked is not None:
+            from runner.tracking import runs
+
+            runs.finish(tracked, output_dir, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     run_dir.write_results(results)
+    if tracked is not None:
+        _finish_tracked(tracked, output_dir, verbose)
     return results.metrics
+
+
+def _tracked(experiment: Experiment, output_dir: str, fingerprint: str, session: Any, verbose: bool):
+    """The run's MLflow run (new or continued) and the session that logs its rows to it."""
+    from runner.tracking import runs
+    from runner.tracking.metrics_logger import MetricsLogger
+    from runner.tracking.session import TrackedSession
+    from runner.tracking.uri import display, resolve_uri
+
+    uri = resolve_uri(experiment.tracking.uri)
+    tracked = runs.start_or_resume(experiment, output_dir, uri, fingerprint)
+    if verbose:
+        print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at {display(uri)}",
+              file=sys.stderr)
+    return tracked, TrackedSession(session, MetricsLogger(uri, tracked.run_id))
+
+
+def _finish_tracked(tracked: Any, output_dir: str, verbose: bool) -> None:
+    from runner.run_plots import write_run_plots
+    from runner.tracking import runs
+    from runner.tracking.links import where_to_look
+
+    write_run_plots(output_dir)  # plots/, logged with the final files
+    runs.finish(tracked, output_dir, status="FINISHED")
+    if verbose:
+        for line in where_to_look(tracked.uri, tracked.experiment_id, tracked.run_id):
+            print(line, file=sys.stderr)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.problems.assets import ASSETS_DIR
-from runner.run_dir import SPEC_FILE
+from runner.run_dir import RunDir
 from runner.specs.errors import Location, SpecError
 
 BUNDLE_FORMAT = 1
@@ -37,16 +36,18 @@ class Exported:
     program: bool  # model.pt2 written (torch.export)
 
 
-def export_run(run_dir: str, to: str, checkpoint: str | None = None) -> Exported:
+def export_run(run_dir: str, to: str | None = None, checkpoint: str | None = None) -> Exported:
+    """Write the bundle into `to` (default RUN_DIR/export/); returns where and what it holds."""
     import torch
 
     from runner import export_loader, predict
     from runner.inference import load_run
 
-    target = Path(to)
+    folder = RunDir(run_dir)
+    target = Path(to) if to is not None else folder.export
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise SpecError("already exists and is not empty; choose a new --to folder (an export is never replaced)",
-                        Location(to))
+                        Location(str(target)))
     run = load_run(run_dir, checkpoint)
     task = predict.task_of(run)
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
@@ -58,10 +59,10 @@ def export_run(run_dir: str, to: str, checkpoint: str | None = None) -> Exported
         program = _exported_program(model, run) if task == "classify" else None
         if program is not None:
             torch.export.save(program, str(staging / export_loader.PROGRAM_FILE))
-        assets = Path(run_dir) / ASSETS_DIR
+        assets = folder.file(RunDir.DATA_ASSETS)
         if assets.is_dir():
             shutil.copytree(assets, staging / "vocab")
-        shutil.copy2(Path(run_dir) / SPEC_FILE, staging / SPEC_FILE)
+        shutil.copy2(folder.file(RunDir.EXPERIMENT), staging / RunDir.EXPERIMENT)
         shutil.copy2(export_loader.__file__, staging / "load.py")
         (staging / export_loader.BUNDLE_FILE).write_text(json.dumps(_bundle_spec(run, task, program is not None),
                                                                     indent=2, sort_keys=True))

@@ -131,6 +131,8 @@ class RunDir:
     CHECKPOINTS = "checkpoints"
     AVERAGED = "averaged"           # `runner average`'s checkpoint
     DATA_ASSETS = "data_assets"     # the data's small files inference needs (runner/problems/assets.py)
+    PLOTS = "plots"                 # loss and eval curves (runner/run_plots.py), also MLflow artifacts
+    EXPORT = "export"               # `runner export`'s bundle when no --to is given (runner/export.py)
     RAY_STORAGE = "ray"
     COMMAND = "command.txt"         # how the run was started (and resumed): the CLI records it
     # The files of a finished run that tracking logs as artifacts, when present.
@@ -157,6 +159,14 @@ class RunDir:
     def checkpoints(self) -> str:
         """Where an in-process run keeps its `step_*` checkpoints."""
         return os.path.join(self.absolute, self.CHECKPOINTS)
+
+    @property
+    def plots(self) -> Path:
+        return self.file(self.PLOTS)
+
+    @property
+    def export(self) -> Path:
+        return self.file(self.EXPORT)
 
     @property
     def ray_storage(self) -> str:

@@ -16,7 +16,7 @@ RUNNER = Path(__file__).resolve().parents[1] / "runner"
 LAYERS = {
     "cli": 6, "__main__": 6,
     "launch": 5, "leaderboard": 5, "export": 5,
-    "tracking": 4, "predict": 4, "inference": 4, "api": 4, "export_loader": 4,
+    "tracking": 4, "predict": 4, "inference": 4, "api": 4, "export_loader": 4, "run_plots": 4,
     "training": 3,
     "problems": 2, "models": 2, "metrics": 2,
     # torch-free, importable from anywhere: specs and the registry of names, the run folder,

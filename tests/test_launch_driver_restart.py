@@ -74,9 +74,9 @@ def test_a_killed_driver_resumes_from_the_last_checkpoint_into_the_same_mlflow_r
     assert len(found) == 1
     run = found[0]
     assert run.info.run_id == runs.read_run_file(out)["run_id"] and run.info.status == "FINISHED"
-    for key in ("train_loss", "accuracy", "learning_rate"):
+    for key in ("train_loss", "eval_accuracy", "learning_rate"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == list(range(50, 301, 50)), key
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "test_accuracy")] == [300]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "accuracy")] == [300]  # the test value
 
 
 def _has_checkpoint(snapshot):

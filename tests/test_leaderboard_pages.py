@@ -49,7 +49,7 @@ def board(tmp_path):
 
 
 def make_record(board: Path, steps: int = 2, metric: str = "accuracy_per_sequence", value: float = 0.5,
-                seconds: float = 12.5, tier: str = "cpu-ci") -> Record:
+                seconds: float = 12.5, tier: str = "cpu", mlflow_url: str | None = None) -> Record:
     recipe = board.parent / "catalog" / "recipes" / "lb_reverse_tiny.yaml"
     experiment = api.resolve(str(recipe), [f"train.steps={steps}"])
     return Record(
@@ -59,7 +59,7 @@ def make_record(board: Path, steps: int = 2, metric: str = "accuracy_per_sequenc
         tier=tier, tolerance=0.0 if tier == "cpu-ci" else 0.02, steps=steps, wall_time_seconds=seconds,
         code_commit=None, code_dirty=None, data_fingerprint="ab" * 32,
         hardware=Hardware(cpu="Test CPU", cores=2, gpu=None, gpu_count=0), packages={"python": "3.11.0"},
-        mlflow_run_id=None, command=f"runner run {recipe} -o train.steps={steps} --output-dir runs/lb{steps}",
+        mlflow_run_id="0123abcd" if mlflow_url else None, mlflow_url=mlflow_url, command=f"runner run {recipe} -o train.steps={steps} --output-dir runs/lb{steps}",
     )
 
 
@@ -78,7 +78,7 @@ def check_cli(board: Path, capsys) -> tuple[int, str]:
 def test_record_round_trips_through_its_file(board):
     record = make_record(board)
     path = add(board, record)
-    assert path.name == f"lb_reverse_tiny.accuracy_per_sequence.cpu-ci.{record.spec_hash[:12]}.yaml"
+    assert path.name == f"lb_reverse_tiny.accuracy_per_sequence.cpu.{record.spec_hash[:12]}.yaml"
     assert load_record(path) == record
     text = path.read_text()
     assert text == dump_record(record)
@@ -136,6 +136,22 @@ def test_reference_rows_are_shown_apart_with_their_source(board):
     ours, refs = readme.split("Published reference figures")
     assert "99.00 %" in refs and "[Someone 2020, Table 1](https://example.org/paper)" in refs
     assert "99.00 %" not in ours
+
+
+def test_cpu_ci_records_are_checks_apart_from_the_ranked_results(board):
+    add(board, make_record(board, steps=2, value=0.9, tier="cpu-ci"))
+    add(board, make_record(board, steps=3, value=0.5, mlflow_url="http://mlflow.example:5000/#/experiments/1/runs/0123abcd"))
+    add(board, make_record(board, steps=4, value=0.25, tier="gpu"))
+    pages = build.render(board)
+    ranked, checks = pages["README.md"].split("## Reproducibility checks (cpu-ci)")
+    ranks = [line.split(" | ")[4] for line in ranked.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert ranks == ["50.00 %", "25.00 %"] and "90.00 %" not in ranked  # the cpu-ci 90 % is not ranked first
+    assert "| lb_reverse_tiny | per-sequence accuracy | 90.00 % |" in checks
+    assert "[run](http://mlflow.example:5000/#/experiments/1/runs/0123abcd)" in ranked
+    html = pages["index.html"]
+    assert html.count("</title></circle>") == 2  # the plot shows results only
+    assert '<a href="http://mlflow.example:5000/#/experiments/1/runs/0123abcd">run</a>' in html
+    assert '<table class="checks">' in html
 
 
 # -- drift ---------------------------------------------------------------------------------------
@@ -202,7 +218,7 @@ BAD_EDITS = {
     "unknown key": (lambda d: d.update(valeu=1.0), "unknown key 'valeu'"),
     "unknown metric": (lambda d: d.update(metric="blue"), "metric: unknown metric 'blue'"),
     "bad tier": (lambda d: d.update(tier="laptop"), "tier: Input should be 'cpu-ci', 'cpu' or 'gpu'"),
-    "cpu-ci with a tolerance": (lambda d: d.update(tolerance=0.1), "tolerance: cpu-ci records are reproduced"),
+    "cpu-ci with a tolerance": (lambda d: d.update(tier="cpu-ci", tolerance=0.1), "tolerance: cpu-ci records are reproduced"),
     "summary disagrees with spec": (lambda d: d.update(model="lstm"), "model: 'lstm' disagrees"),
     "not a runner run command": (lambda d: d.update(command="python train.py"), "command: expected `runner run ...`"),
 }
@@ -237,7 +253,7 @@ def test_yaml_errors_and_stray_files_are_reported_with_their_path(board):
 def test_a_renamed_record_file_is_refused(board):
     path = add(board, make_record(board))
     path.rename(path.with_name("renamed.yaml"))
-    with pytest.raises(SpecError, match="must be named 'lb_reverse_tiny.accuracy_per_sequence.cpu-ci"):
+    with pytest.raises(SpecError, match="must be named 'lb_reverse_tiny.accuracy_per_sequence.cpu[.]"):
         build.load_entries(board)
 
 
@@ -251,7 +267,7 @@ def test_malformed_references_fail_with_the_field(board):
 def test_a_cpu_ci_record_must_not_depend_on_a_time_budget(board):
     recipe = board.parent / "catalog" / "recipes" / "lb_reverse_tiny.yaml"
     recipe.write_text(RECIPE.replace("seed: 1}", "seed: 1, time_budget_minutes: 1}"))
-    path = add(board, make_record(board))
+    path = add(board, make_record(board, tier="cpu-ci"))
     with pytest.raises(SpecError, match="tier: a cpu-ci run must stop at train.steps"):
         load_record(path)
 

@@ -96,7 +96,9 @@ def test_record_from_a_real_run_holds_what_the_run_reported(recorded):
     assert record.steps == 5 and record.wall_time_seconds == final["train_seconds"]
     assert record.tier == "cpu-ci" and record.tolerance == 0
     assert "(decode: greedy; whole test split (12 examples))" in record.signature
-    assert record.command == COMMAND and record.mlflow_run_id is None
+    # --in-process runs are tracked too: the record names the run's MLflow run (a local database: no page)
+    assert record.command == COMMAND and record.mlflow_run_id == json.loads((run_dir / "mlflow_run.json").read_text())["run_id"]
+    assert record.mlflow_url is None
     assert record.packages["torch"] and record.packages["python"] and record.hardware.cores >= 1
     assert (board / "README.md").is_file() and build.check(board) == []
 
@@ -219,7 +221,12 @@ def test_the_mlflow_run_id_is_read_from_the_run_folder(real_run, tmp_path):
     (tracked / "mlflow_run.json").write_text(json.dumps({"run_id": "0123abcd", "uri": "sqlite:///x.db"}))
     record = capture.make_record(tracked, "cpu-ci", COMMAND, metric=None, tolerance=None, mlflow_run_id=None,
                                  data_dir=str(data_dir), root=board.parent)
-    assert record.mlflow_run_id == "0123abcd"
+    assert record.mlflow_run_id == "0123abcd" and record.mlflow_url is None
+    (tracked / "mlflow_run.json").write_text(json.dumps({"run_id": "0123abcd", "uri": "http://mlflow.lab:5000",
+                                                         "experiment_id": "4"}))
+    record = capture.make_record(tracked, "cpu-ci", COMMAND, metric=None, tolerance=None, mlflow_run_id=None,
+                                 data_dir=str(data_dir), root=board.parent)
+    assert record.mlflow_url == "http://mlflow.lab:5000/#/experiments/4/runs/0123abcd"
 
 
 # A time budget of 0.6 s: how many steps fit depends on the machine and its load.

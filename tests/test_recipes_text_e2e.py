@@ -30,7 +30,7 @@ def test_tiny_recipe_trains_end_to_end(recipe, tmp_path):
     final = api.train(experiment, str(out), str(tmp_path / "data"), verbose=False)
 
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    evals = [r["loss"] for r in rows if "loss" in r and "done" not in r]
+    evals = [r["eval_loss"] for r in rows if "eval_loss" in r and "done" not in r]
     assert len(evals) >= 2 and evals[-1] < evals[0], f"eval loss did not fall: {evals}"
     written = json.loads((out / "final_metrics.json").read_text())
     assert written == pytest.approx(final, nan_ok=True)

@@ -45,6 +45,14 @@ def test_seed_reproduces_and_top_k_1_is_greedy(name):
     assert sample(model, data, max_length=8, seed=7, cached=False) == sample(model, data, max_length=8, seed=7)
 
 
+def test_a_plain_language_model_samples_from_a_row_count():
+    model = make("lm_plain")
+    rows = {"targets": torch.zeros(2, 1, dtype=torch.long)}
+    samples = sample(model, rows, max_length=6, num_samples=3, seed=0)
+    assert len(samples) == 6 and samples == sample(model, rows, max_length=6, num_samples=3, seed=0)
+    assert sample(model, rows, max_length=6, top_k=1) == greedy_decode(model, {"inputs": torch.zeros(2, 1).long()}, 6)
+
+
 def test_bad_settings_say_what_to_write():
     model, data = make("lm_plain"), batch()
     for bad, message in [({"temperature": 0.0}, "temperature"), ({"top_k": -1}, "top_k"), ({"top_p": 0.0}, "top_p"),

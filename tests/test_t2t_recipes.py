@@ -60,5 +60,5 @@ def test_quickstart_mnist_ci_trains_from_the_hub_layout(tmp_path):
 def test_ci_sibling_trains(recipe, metric, tmp_path):
     final, rows = _train(api.resolve(RECIPES / f"{recipe}.yaml"), tmp_path)
     assert isinstance(final[metric], float)
-    evals = [r["loss"] for r in rows if "loss" in r and "done" not in r]
+    evals = [r["eval_loss"] for r in rows if "eval_loss" in r and "done" not in r]
     assert len(evals) >= 2

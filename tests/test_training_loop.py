@@ -61,8 +61,9 @@ def test_a_run_leaves_metrics_checkpoints_and_decoded_output(tmp_path):
     history = rows(out)
     assert [r["step"] for r in history[:8]] == list(range(1, 9))  # log_every=1
     assert all(r["learning_rate"] > 0 and r["train_loss"] > 0 for r in history[:8])
-    assert "neg_log_perplexity" in history[3] and "neg_log_perplexity" not in history[2]  # eval at 4 and 8
-    assert history[-1]["done"] == 1 and "test_accuracy" in history[-1] and "neg_log_perplexity" in history[-1]
+    assert "eval_neg_log_perplexity" in history[3] and "eval_neg_log_perplexity" not in history[2]  # eval at 4, 8
+    assert "neg_log_perplexity" not in history[3]  # a plain name is a test value: only in the last row
+    assert history[-1]["done"] == 1 and "accuracy" in history[-1] and "eval_neg_log_perplexity" in history[-1]
     saved = ckpt.list_checkpoints(os.path.join(out, "checkpoints"))
     assert [os.path.basename(p) for p in saved] == ["step_00000008"]
 
@@ -121,7 +122,7 @@ def test_time_budget_stops_gracefully_with_checkpoint_and_eval(tmp_path, monkeyp
     assert 0 < final["steps"] < 1000
     last_step = int(final["steps"])
     history = rows(out)
-    assert history[-2]["step"] == last_step and "neg_log_perplexity" in history[-2]  # final eval
+    assert history[-2]["step"] == last_step and "eval_neg_log_perplexity" in history[-2]  # final eval
     assert history[-2]["checkpoint"].endswith(f"step_{last_step:08d}")             # final checkpoint
     assert "eval_accuracy" in final and os.path.exists(os.path.join(out, "final_metrics.json"))
 

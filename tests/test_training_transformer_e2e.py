@@ -38,7 +38,7 @@ def test_tiny_transformer_learns_to_copy(tmp_path):
     with open(os.path.join(out, "metrics.jsonl")) as f:
         history = [json.loads(line) for line in f]
     train_losses = [r["train_loss"] for r in history if "train_loss" in r]
-    evals = [r["loss"] for r in history if "loss" in r and "done" not in r]
+    evals = [r["eval_loss"] for r in history if "eval_loss" in r and "done" not in r]
     assert len(evals) == 2 and evals[1] < 0.9 * evals[0]
     assert len(train_losses) == 2 and train_losses[1] < train_losses[0]  # means over steps 1-20, 21-40
     # Always guessing the most frequent target token (EOS, 1 in ~4) would score about 0.25.

@@ -118,7 +118,7 @@ def test_a_finished_trial_restarted_by_a_resume_reports_its_last_row_from_its_fi
     from runner.launch.tune_trial import final_row
 
     final = {"steps": 40.0, "loss": 0.9, "eval_loss": 0.8, "eval_neg_log_perplexity": -0.8, "train_loss": 0.7}
-    assert final_row(final) == {"step": 40, "loss": 0.8, "neg_log_perplexity": -0.8}
+    assert final_row(final) == {"step": 40, "eval_loss": 0.8, "eval_neg_log_perplexity": -0.8}
 
 
 def test_best_trial_follows_the_mode_and_skips_trials_without_a_value():

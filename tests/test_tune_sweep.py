@@ -125,7 +125,7 @@ def _mlflow_has_parent_children_and_best(uri: str, trial_count: int) -> None:
     assert len(children) == trial_count
     best = [r for r in children if r.data.tags.get("best_trial") == "true"]
     assert len(best) == 1 and best[0].data.tags["tune.trial_id"] == parent.data.tags["best_trial_id"]
-    assert parent.data.metrics["best_neg_log_perplexity"] == pytest.approx(
-        best[0].data.metrics["neg_log_perplexity"])
+    assert parent.data.metrics["best_eval_neg_log_perplexity"] == pytest.approx(
+        best[0].data.metrics["eval_neg_log_perplexity"])
     assert all(r.info.status in ("FINISHED", "KILLED") for r in children)
     assert {"tune_objective.png", "best_hparams.yaml"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}

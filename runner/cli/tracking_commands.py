@@ -54,7 +54,7 @@ def cmd_runs(args) -> int:
                       highlight=False)
         return 0
     shown = [m for m in KEY_METRICS if any(m in r.key_metrics() for r in runs)]
-    table = Table(title=f"runs at {display(uri)}", title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=f"runs at {display(uri)} (metrics: final test-split values)", title_justify="left", show_edge=False, pad_edge=False)
     for column in ("run", "recipe", "problem", "hparams", "status", "started", *shown, "spec_hash"):
         table.add_column(column, no_wrap=column != "problem", justify="right" if column in shown else "left")
     for r in runs:
@@ -91,7 +91,7 @@ def cmd_compare(args) -> int:
     console.print(table)
     console.print()
 
-    table = Table(title="metrics (latest value)", title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title="metrics, latest value (plain name = test split, eval_<name> = eval split)", title_justify="left", show_edge=False, pad_edge=False)
     table.add_column("metric", no_wrap=True)
     for head in heads:
         table.add_column(head, justify="right")

@@ -93,11 +93,11 @@ def cmd_run(args) -> int:
         from runner.training.loop import NonFiniteLoss
 
         try:
-            metrics = api.train(experiment, output_dir, args.data_dir)
+            metrics = api.train(experiment, output_dir, args.data_dir, track=True)
         except NonFiniteLoss as exc:  # a failed run, not bad input: exit 1, like a failed Ray run
             print(f"error: training failed: {exc}", file=sys.stderr)
             return 1
-        print(json.dumps(metrics, indent=2, sort_keys=True))
+        _print_final(experiment, metrics)
         status = 0
     if status == 0 and not args.dry_run and is_smoke_test(experiment.recipe):
         print(f"note: {experiment.recipe} is a smoke test: it checks that the whole pipeline runs, in seconds; its "
@@ -176,8 +176,35 @@ def _run_on_ray(experiment, output_dir: str, args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if not args.dry_run:
-        print(json.dumps(metrics, indent=2, sort_keys=True))
+        _print_final(experiment, metrics)
     return 0
+
+
+def headline_metric(experiment, metrics: dict) -> str | None:
+    """The recipe's headline metric (the leaderboard's choice among the problem's metrics)."""
+    from runner.leaderboard.metric_info import headline_of
+
+    return headline_of([m for m in experiment.problem.metrics if m in metrics])
+
+
+def ordered_final(experiment, metrics: dict) -> dict:
+    """The final metrics, the headline first, then the problem's other test metrics, their eval_
+    values, and the run's statistics."""
+    headline = headline_metric(experiment, metrics)
+    tested = [m for m in experiment.problem.metrics if m in metrics and m != headline]
+    first = ([headline] if headline else []) + tested + [k for k in sorted(metrics) if k.startswith("eval_")]
+    return {**{k: metrics[k] for k in first}, **{k: metrics[k] for k in sorted(metrics) if k not in first}}
+
+
+def _print_final(experiment, metrics: dict) -> None:
+    """The headline on stderr in words (test and eval split named), the whole result as JSON on stdout."""
+    headline = headline_metric(experiment, metrics)
+    if headline is not None and isinstance(metrics[headline], (int, float)):
+        line = f"{headline} on the test split: {metrics[headline]:.6g}"
+        if isinstance(metrics.get(f"eval_{headline}"), (int, float)):
+            line += f" (eval split: {metrics[f'eval_{headline}']:.6g})"
+        print(line, file=sys.stderr)
+    print(json.dumps(ordered_final(experiment, metrics), indent=2))
 
 
 def _check_paths(output_dir: str | None, data_dir: str | None) -> None:

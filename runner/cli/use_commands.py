@@ -45,7 +45,8 @@ def add_commands(sub) -> None:
                        "a torch.export program for image classifiers); it is logged as the MLflow run's model when the run "
                        "was tracked.")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--to", required=True, metavar="DIR", help="a new (or empty) folder for the bundle")
+    p.add_argument("--to", default=None, metavar="DIR",
+                   help="a new (or empty) folder for the bundle (default: RUN_DIR/export)")
     p.add_argument("--checkpoint", default=None, help="a checkpoint folder (default: the run's latest)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log the bundle to the run's MLflow run")
     p.set_defaults(handler=cmd_export)

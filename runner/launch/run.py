@@ -104,6 +104,8 @@ def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console)
 
     from runner import problems
     from runner.problems import assets
+    from runner.run_plots import write_run_plots
+    from runner.tracking.links import is_server, run_page, where_to_look
     from runner.launch.progress import ProgressDisplay
     from runner.launch.worker import write_returned
     from runner.tracking import runs
@@ -115,6 +117,9 @@ def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console)
     tracked = runs.start_or_resume(experiment, plan.output_dir, plan.tracking_uri, data.fingerprint)
     console.print(f"MLflow run {tracked.run_id} ({'continued' if tracked.resumed else 'new'}) at "
                   f"{display(plan.tracking_uri)}", soft_wrap=True, highlight=False)
+    if is_server(plan.tracking_uri):
+        console.print(f"  {run_page(plan.tracking_uri, tracked.experiment_id, tracked.run_id)}", soft_wrap=True,
+                      highlight=False)
     rows = Queue(actor_options={"num_cpus": 0})  # rank 0's rows, for the progress line here
     trainer = build_trainer(experiment, plan, tracked.run_id, progress=rows)
     try:
@@ -131,14 +136,15 @@ def _train(experiment: Any, plan: LaunchPlan, run_dir: RunDir, console: Console)
         raise
     returned = result.return_value or {}
     results = write_returned(run_dir, returned)
+    write_run_plots(plan.output_dir)  # plots/, logged with the final files
     runs.finish(tracked, plan.output_dir, status="FINISHED")
     workers = returned.get("workers", [])
     resumed = returned.get("resumed_from_step")
     console.print(f"finished: {len(workers)} worker(s) on {len({w['node_id'] for w in workers})} node(s)"
                   + (f", resumed from step {resumed}" if resumed is not None else "")
                   + f"; outputs in {plan.output_dir}", soft_wrap=True, highlight=False)
-    console.print(f"look at it: `mlflow ui --backend-store-uri {plan.tracking_uri}` (then http://127.0.0.1:5000), "
-                  f"or `runner runs` / `runner compare RUN_A RUN_B` in this terminal", soft_wrap=True, highlight=False)
+    for line in where_to_look(plan.tracking_uri, tracked.experiment_id, tracked.run_id):
+        console.print(line, soft_wrap=True, highlight=False)
     return dict(results.metrics)
 
 

@@ -131,7 +131,7 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
         name=run_name(experiment),
         output_dir=output_dir,
         storage_path=os.path.join(output_dir, "tune"),
-        objective=tune.objective,
+        objective=f"eval_{tune.objective}",  # rows carry eval-split values as eval_<name>
         mode=tune.effective_mode,
         search=tune.search,
         num_samples=num_samples,

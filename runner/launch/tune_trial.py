@@ -161,5 +161,5 @@ def final_row(final_metrics: dict[str, Any]) -> dict[str, Any]:
     """The row Tune last saw from a finished trial, rebuilt from its final_metrics.json:
     the step and the last eval values (`eval_<name>` there, plain names in rows)."""
     row: dict[str, Any] = {"step": int(final_metrics["steps"])}
-    row.update({k.removeprefix("eval_"): v for k, v in final_metrics.items() if k.startswith("eval_")})
+    row.update({k: v for k, v in final_metrics.items() if k.startswith("eval_")})
     return row

@@ -19,7 +19,7 @@ from runner.leaderboard.markdown_page import render_markdown
 from runner.leaderboard.paths import GENERATED, INDEX, README, RECORDS, repo_root
 from runner.leaderboard.record import dump_record, load_record
 from runner.leaderboard.references import load_references
-from runner.leaderboard.tables import Entry, sections
+from runner.leaderboard.tables import Entry, check_entries, sections
 from runner.specs.errors import Location, SpecError
 
 _DIFF_LINES = 20
@@ -53,8 +53,8 @@ def load_entries(root: Path) -> list[Entry]:
 
 def render(root: Path, entries: list[Entry] | None = None) -> dict[str, str]:
     entries = load_entries(root) if entries is None else entries
-    secs = sections(entries, load_references(root))
-    return {README: render_markdown(secs), INDEX: render_html(secs)}
+    secs, checks = sections(entries, load_references(root)), check_entries(entries)
+    return {README: render_markdown(secs, checks), INDEX: render_html(secs, checks)}
 
 
 def write_pages(root: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from runner.leaderboard import environment
 from runner.leaderboard.commands import check_command, derive_command
-from runner.leaderboard.metric_info import DECODED, DEFAULT_TOLERANCE, HEADLINE_ORDER, info
+from runner.leaderboard.metric_info import DECODED, DEFAULT_TOLERANCE, headline_of, info
 from runner.leaderboard.paths import RECORDS, default_leaderboard_dir, repo_root
 from runner.leaderboard.record import FORMAT, TIERS, Record, write_record
 from runner.run_dir import RunDir
@@ -85,18 +85,16 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
         steps=int(_number(final, "steps", run_dir)), wall_time_seconds=float(_number(final, "train_seconds", run_dir)),
         code_commit=commit, code_dirty=dirty, data_fingerprint=fingerprint,
         hardware=environment.hardware(), packages=environment.package_versions(),
-        mlflow_run_id=mlflow_run_id or _mlflow_run_id(run_dir), command=command,
+        mlflow_run_id=mlflow_run_id or _mlflow_run_id(run_dir), mlflow_url=_mlflow_url(run_dir, mlflow_run_id),
+        command=command,
     )
 
 
 def headline_metric(experiment: Experiment, final: dict[str, Any], run_dir: Path) -> str:
     """The problem's most telling metric that the run reported (see HEADLINE_ORDER)."""
-    listed = [m for m in experiment.problem.metrics if m in final and m in METRIC_MODES]
-    for name in HEADLINE_ORDER:
-        if name in listed:
-            return name
-    if listed:
-        return listed[0]
+    headline = headline_of([m for m in experiment.problem.metrics if m in final and m in METRIC_MODES])
+    if headline is not None:
+        return headline
     raise SpecError(f"none of the problem's metrics {list(experiment.problem.metrics)} is in {FINAL_METRICS}; "
                     "pass --metric NAME", Location(str(run_dir / FINAL_METRICS)))
 
@@ -187,6 +185,19 @@ def _metric_value(final: dict[str, Any], metric: str, run_dir: Path) -> float:
         raise SpecError(f"the run reported no '{metric}' (it has: {', '.join(sorted(final))})",
                         Location(str(run_dir / FINAL_METRICS)), "metric")
     return float(_number(final, metric, run_dir))
+
+
+def _mlflow_url(run_dir: Path, given_run_id: str | None) -> str | None:
+    """The run's MLflow page, for a run tracked on a server (a local database has no address to link)."""
+    from runner.tracking.links import is_server, run_page
+
+    data = _read_json(run_dir / MLFLOW_RUN_FILE, required=False)
+    uri, run_id, experiment_id = data.get("uri"), data.get("run_id"), data.get("experiment_id")
+    if given_run_id and given_run_id != run_id:
+        return None  # --mlflow-run-id names another run than the folder's: its experiment is unknown
+    if isinstance(uri, str) and is_server(uri) and run_id and experiment_id:
+        return run_page(uri, str(experiment_id), run_id)
+    return None
 
 
 def _mlflow_run_id(run_dir: Path) -> str | None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from html import escape
 
-from runner.leaderboard.markdown_page import INTRO
+from runner.leaderboard.markdown_page import CHECKS_ANCHOR, CHECKS_TEXT, CHECKS_TITLE, INTRO
 from runner.leaderboard.metric_info import direction_text, format_value, info
 from runner.leaderboard.svg_plot import Point, scatter_svg
-from runner.leaderboard.tables import TIER_TEXT, Cell, Section, format_duration, provenance_text
+from runner.leaderboard.tables import (
+    CHECK_HEADER, TIER_TEXT, Cell, Entry, Section, check_row, format_duration, provenance_text,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -25,18 +27,25 @@ ol.details li { margin-bottom: 0.4em; font-size: 0.9em; }
 """.strip()
 
 
-def render_html(sections: list[Section]) -> str:
+def render_html(sections: list[Section], checks: list[Entry] = ()) -> str:
     intro = [p for p in INTRO.split("\n\n") if p.strip()]
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            "<title>runner leaderboard</title>", f"<style>\n{STYLE}\n</style>", "</head>", "<body>",
            "<h1>Leaderboard</h1>"]
     out += [f"<p>{_inline(' '.join(p.split()))}</p>" for p in intro[1:]]
+    out.append("<p>Tiers (only <code>cpu</code> and <code>gpu</code> results are ranked):</p>")
     out.append("<ul>" + "".join(f"<li><code>{escape(t)}</code>: {escape(x)}</li>" for t, x in TIER_TEXT.items())
                + "</ul>")
-    if not sections:
+    if not sections and not checks:
         out.append("<p>No records yet.</p>")
     for section in sections:
         out += _section(section)
+    if checks:
+        out += [f'<h2 id="{CHECKS_ANCHOR}">{escape(CHECKS_TITLE)}</h2>', f"<p>{escape(CHECKS_TEXT)}</p>"]
+        out += _table(CHECK_HEADER, [check_row(e) for e in checks], css="checks")
+        out.append('<ol class="details">')
+        out += [f"<li><code>{escape(e.record.command)}</code></li>" for e in checks]
+        out.append("</ol>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -73,7 +82,9 @@ def _plot(section: Section, problem: str) -> str:
         for rank, r in ((rank, e.record) for rank, e in enumerate(section.entries, start=1))
         if r.problem == problem
     ]
-    return scatter_svg(points, title=f"{problem}: {label} vs training time", y_label=label,
+    # The title names the problem only: the axes name the metric and the time, and a longer title
+    # would run into the legend beside it.
+    return scatter_svg(points, title=problem, y_label=label,
                        y_text=lambda v: format_value(section.metric, v))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runner.leaderboard.metric_info import direction_text
-from runner.leaderboard.tables import TIER_TEXT, Cell, Section, provenance_text
+from runner.leaderboard.tables import CHECK_HEADER, TIER_TEXT, Cell, Entry, Section, check_row, provenance_text
 
 INTRO = """\
 # Leaderboard
@@ -20,18 +20,32 @@ they are not ours, and were measured on other data, at other scales.
 """
 
 
-def render_markdown(sections: list[Section]) -> str:
-    out = [INTRO, "Tiers:\n"]
+CHECKS_TITLE = "Reproducibility checks (cpu-ci)"
+CHECKS_ANCHOR = "reproducibility-checks"
+CHECKS_TEXT = ("Tiny runs that CI re-runs on every change and compares bit for bit: they show that each "
+               "pipeline runs and repeats exactly, not how good a model is, so they are not ranked with the "
+               "results above.")
+
+
+def render_markdown(sections: list[Section], checks: list[Entry] = ()) -> str:
+    out = [INTRO, "Tiers (only `cpu` and `gpu` results are ranked):\n"]
     out += [f"- `{tier}`: {text}" for tier, text in TIER_TEXT.items()]
     out.append("")
-    if sections:
+    if sections or checks:
         out.append("## Contents\n")
         out += [f"- [{s.title}](#{s.anchor})" for s in sections]
+        out += [f"- [{CHECKS_TITLE}](#{CHECKS_ANCHOR})"] if checks else []
         out.append("")
     else:
         out.append("No records yet: `runner leaderboard add RUN_DIR --tier cpu-ci` adds one.\n")
     for section in sections:
         out += _section(section)
+    if checks:
+        out += [f'<a id="{CHECKS_ANCHOR}"></a>', f"## {CHECKS_TITLE}", "", CHECKS_TEXT, ""]
+        out += _table(CHECK_HEADER, [check_row(e) for e in checks])
+        out += ["", "Commands:", ""]
+        out += [f"- `{e.record.command}`" for e in checks]
+        out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
 

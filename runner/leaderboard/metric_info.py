@@ -16,6 +16,18 @@ from runner.specs.metric_names import TABLE, MetricDef
 # the table's own order.
 HEADLINE_ORDER = tuple(TABLE)
 
+
+
+def headline_of(listed: list[str] | tuple[str, ...]) -> str | None:
+    """The headline among the metrics a run reported (its problem's metrics, in their order):
+    the first in HEADLINE_ORDER, else the first listed; what `runner run` prints first and the
+    leaderboard records by default."""
+    for name in HEADLINE_ORDER:
+        if name in listed:
+            return name
+    return listed[0] if listed else None
+
+
 # Teacher-forced metrics are deterministic given the model; decoded ones also depend on the search.
 DECODED = {name for name, m in TABLE.items() if m.decoded}
 

@@ -70,6 +70,8 @@ class Record(_Strict):
     hardware: Hardware
     packages: dict[str, str | None] = Field(description="versions of python, torch, ray, mlflow, ...")
     mlflow_run_id: str | None = Field(description="the MLflow run id, or null for an untracked in-process run")
+    mlflow_url: str | None = Field(None, description="the run's MLflow page when it was tracked on a server "
+                                   "(http/https tracking URI), else null; the pages link it")
     command: str = Field(description="the one `[NAME=value ...] runner run ...` command that reproduces the result")
     seeds: list[SeedRun] | None = Field(None, description=(
         "several seeds' runs of this spec, the first being the run described above (its steps, wall time, "

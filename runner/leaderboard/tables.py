@@ -1,5 +1,8 @@
 """Records and reference figures arranged into tables: one per (problem family, metric), best first.
 
+Only result tiers (cpu, gpu) are ranked. cpu-ci records are reproducibility checks (tiny runs
+that CI re-runs bit for bit): they are listed apart, by problem, never ranked beside results.
+
 Shared by the Markdown and HTML renderers, so both pages always show the same rows in the
 same order. Everything is sorted with full tie-breaks, so the same records always give the
 same tables.
@@ -23,6 +26,9 @@ FAMILY_TITLES = {
     "image_generation": "Image generation",
     "algorithmic": "Algorithmic tasks",
 }
+
+RESULT_TIERS = ("cpu", "gpu")
+CHECK_TIER = "cpu-ci"
 
 TIER_TEXT = {
     "cpu-ci": "seconds to a few minutes on CPU, bit-exact; CI re-runs every one",
@@ -66,7 +72,7 @@ class Section:
 
     def header(self) -> list[str]:
         return ["#", "problem", "model", "hparams set", info(self.metric).label, "tier", "steps",
-                "train time", "hardware", "spec_hash", "record"]
+                "train time", "hardware", "spec_hash", "record", "MLflow"]
 
     def rows(self) -> list[list[Cell]]:
         return [_row(rank, entry) for rank, entry in enumerate(self.entries, start=1)]
@@ -84,11 +90,35 @@ def _row(rank: int, entry: Entry) -> list[Cell]:
     return [Cell(str(rank), "number"), Cell(r.problem), Cell(r.model), Cell(r.hparams_set),
             Cell(value_text(r), "number"), Cell(r.tier), Cell(str(r.steps), "number"),
             Cell(format_duration(r.wall_time_seconds), "number"), Cell(hardware_text(r)),
-            Cell(r.spec_hash[:12], "code"), Cell("yaml", "link", entry.link)]
+            Cell(r.spec_hash[:12], "code"), Cell("yaml", "link", entry.link), mlflow_cell(r)]
+
+
+def mlflow_cell(record: Record) -> Cell:
+    """A link to the run's MLflow page when it was tracked on a server; else a dash."""
+    return Cell("run", "link", record.mlflow_url) if record.mlflow_url else Cell("-")
+
+
+CHECK_HEADER = ["problem", "metric", "value", "model", "hparams set", "steps", "train time", "spec_hash", "record",
+                "MLflow"]
+
+
+def check_entries(entries: list[Entry]) -> list[Entry]:
+    """The cpu-ci records, by problem and metric: the reproducibility checks, not ranked."""
+    found = [e for e in entries if e.record.tier == CHECK_TIER]
+    return sorted(found, key=lambda e: (e.record.problem, order_key(e.record.metric), e.file_name))
+
+
+def check_row(entry: Entry) -> list[Cell]:
+    r = entry.record
+    return [Cell(r.problem), Cell(info(r.metric).label), Cell(format_value(r.metric, r.value), "number"),
+            Cell(r.model), Cell(r.hparams_set), Cell(str(r.steps), "number"),
+            Cell(format_duration(r.wall_time_seconds), "number"), Cell(r.spec_hash[:12], "code"),
+            Cell("yaml", "link", entry.link), mlflow_cell(r)]
 
 
 def sections(entries: list[Entry], references: list[Reference]) -> list[Section]:
-    """One section per (family, metric) that has records or reference figures, in a fixed order."""
+    """One section per (family, metric) that has result records or reference figures, in a fixed order."""
+    entries = [e for e in entries if e.record.tier in RESULT_TIERS]
     keys = {(e.record.family, e.record.metric) for e in entries} | {(r.family, r.metric) for r in references}
     ordered = sorted(keys, key=lambda k: (order_key(k[1]), k[0]))
     return [
@@ -145,5 +175,5 @@ def provenance_text(record: Record) -> str:
     if record.code_dirty:
         commit += " (with uncommitted changes)"
     pkgs = ", ".join(f"{k} {v}" for k, v in sorted(record.packages.items()) if v)
-    mlflow = f"MLflow run {record.mlflow_run_id}" if record.mlflow_run_id else "no MLflow run (in-process)"
+    mlflow = f"MLflow run {record.mlflow_run_id}" if record.mlflow_run_id else "no MLflow run (untracked)"
     return f"code {commit}; data {record.data_fingerprint[:12]}; {pkgs}; {mlflow}"

@@ -14,8 +14,9 @@ from runner.specs.errors import SpecError
 from runner.tracking.runs import client
 from runner.tracking.uri import display
 
-# The metrics a run's table shows, when the run has them: test values first (the final row's
-# `test_<name>`), else the last eval value under the plain name.
+# The metrics a run's table shows, when the run has them: its final TEST values. A plain name is
+# the test value (eval values are eval_<name>); runs logged before that rule kept eval values
+# under plain names and test values as test_<name>, so for them only test_<name> is read.
 KEY_METRICS = ("bleu", "wer", "accuracy", "accuracy_per_sequence", "bits_per_dim", "neg_log_perplexity")
 _SEARCH_LIMIT = 5000  # runs scanned when resolving a prefix
 
@@ -31,13 +32,9 @@ class RunSummary:
     metrics: dict[str, float]
 
     def key_metrics(self) -> dict[str, float]:
-        shown = {}
-        for name in KEY_METRICS:
-            for key in (f"test_{name}", name):
-                if key in self.metrics:
-                    shown[name] = self.metrics[key]
-                    break
-        return shown
+        current = any(k.startswith("eval_") for k in self.metrics)
+        keys = {name: name if current else f"test_{name}" for name in KEY_METRICS}
+        return {name: self.metrics[key] for name, key in keys.items() if key in self.metrics}
 
 
 def _summary(run: Any) -> RunSummary:

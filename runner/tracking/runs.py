@@ -22,6 +22,10 @@ from runner.tracking.uri import display
 RUN_FILE = RunDir.MLFLOW_RUN
 SPEC_ARTIFACT = RunDir.EXPERIMENT
 _PARAM_BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
+# MLflow 3 opens an experiment in the view its kind names (the UI's ExperimentKind enum; unset, it
+# guesses and lands on the GenAI overview): runner's runs are model training.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
 
 
 class TrackingError(SpecError):
@@ -120,9 +124,11 @@ def _experiment_id(mlflow_client, name: str) -> str:
         if exp.lifecycle_stage == "deleted":
             raise TrackingError(f"MLflow experiment '{name}' is deleted; restore it (mlflow experiments restore) "
                                 "or set tracking.experiment_name to another name")
+        if exp.tags.get(EXPERIMENT_KIND_TAG) is None:  # made by an older runner: open it in the training view too
+            mlflow_client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
         return exp.experiment_id
     try:
-        return mlflow_client.create_experiment(name)
+        return mlflow_client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
     except Exception:  # noqa: BLE001 - another process created it first
         exp = mlflow_client.get_experiment_by_name(name)
         if exp is None:
@@ -143,6 +149,8 @@ def finish(run: TrackedRun, output_dir: str, status: str = "FINISHED") -> None:
             path = run_dir.file(name)
             if path.is_file():
                 mlflow_client.log_artifact(run.run_id, str(path))
+        if run_dir.plots.is_dir():  # loss and eval curves (runner/run_plots.py)
+            mlflow_client.log_artifacts(run.run_id, str(run_dir.plots), RunDir.PLOTS)
     # MLflow prints "View run ... at: <url>" on stdout for a server URI; stdout is the run's JSON metrics.
     with contextlib.redirect_stdout(sys.stderr):
         mlflow_client.set_terminated(run.run_id, status=status)

@@ -16,9 +16,10 @@ Guarantees:
 
 Reported rows (session.report): `step`, `epoch`, `train_loss` (label-smoothed CE per target
 token), `learning_rate`, `grad_norm`, `tokens_per_sec` (global target tokens), `peak_memory_mb`;
-at evals also the problem's teacher-forced metrics on the eval split under their own names
-(`loss`, `neg_log_perplexity`, `accuracy`, ...) so Tune objectives can name them. The last row
-adds `test_<metric>` for the test split and `done: 1`.
+at evals also the problem's teacher-forced metrics on the eval split as `eval_<name>`
+(`eval_loss`, `eval_neg_log_perplexity`, `eval_accuracy`, ...; a Tune objective `X` is read as
+`eval_X`). The last row adds the test split's values under their plain names (as in
+final_metrics.json: a plain metric name always means the TEST split) and `done: 1`.
 """
 
 from __future__ import annotations
@@ -275,8 +276,8 @@ class _Run:
     def report(self, *, evaluate: bool, save: bool) -> None:
         row: dict[str, Any] = {"step": self.step, "epoch": self.stream.position.epoch}
         row.update(self._flush_window())
-        if evaluate:
-            row.update(self.evaluate())
+        if evaluate:  # eval-split values are eval_<name> everywhere; a plain name is a test value
+            row.update({f"eval_{k}": v for k, v in self.evaluate().items()})
         checkpoint_dir = None
         if save:
             self.last_checkpoint_step = self.step
@@ -369,8 +370,8 @@ def train(experiment: Experiment, data: ProblemData, session: Session,
     })
     if run.last_train_loss is not None:
         final["train_loss"] = run.last_train_loss
-    last_row: dict[str, Any] = {"step": run.step, **run.last_eval}
-    last_row.update({f"test_{k}": v for k, v in test_values.items()})
+    last_row: dict[str, Any] = {"step": run.step, **{f"eval_{k}": v for k, v in run.last_eval.items()}}
+    last_row.update(test_values)  # the test split's values under their plain names, as in final_metrics.json
     last_row["done"] = 1
     session.report(last_row, checkpoint_dir=None)
     return FinalResults(final, signatures, decoded)

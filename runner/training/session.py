@@ -93,7 +93,8 @@ class InProcessSession:
 
 
 # Keys shown first, in this order; the rest follow alphabetically.
-_PROGRESS_FIRST = ("step", "epoch", "train_loss", "learning_rate", "loss", "neg_log_perplexity", "accuracy")
+_PROGRESS_FIRST = ("step", "epoch", "train_loss", "learning_rate", "eval_loss", "eval_neg_log_perplexity",
+                   "eval_accuracy")
 _PROGRESS_SKIP = {"time", "checkpoint"}
 
 
