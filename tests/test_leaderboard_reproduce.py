@@ -226,7 +226,7 @@ def test_the_mlflow_run_id_is_read_from_the_run_folder(real_run, tmp_path):
                                                          "experiment_id": "4"}))
     record = capture.make_record(tracked, "cpu-ci", COMMAND, metric=None, tolerance=None, mlflow_run_id=None,
                                  data_dir=str(data_dir), root=board.parent)
-    assert record.mlflow_url == "http://mlflow.lab:5000/#/experiments/4/runs/0123abcd"
+    assert record.mlflow_url == "http://mlflow.lab:5000/#/experiments/4/runs/0123abcd?workflowType=machine_learning"
 
 
 # A time budget of 0.6 s: how many steps fit depends on the machine and its load.

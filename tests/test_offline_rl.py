@@ -23,7 +23,7 @@ CI_RECIPE = "catalog/recipes/decision_transformer_cartpole_cpu_ci.yaml"
 
 def _spec(**over):
     fields = {"name": "rl_test", "env_id": "CartPole-v1", "metrics": ["normalized_return"], "context_length": 4,
-              "dataset": {"quality": "mixed", "train_episodes": 5, "eval_episodes": 2, "test_episodes": 2, "seed": 3},
+              "dataset": {"quality": "mixed", "train_episodes": 10, "eval_episodes": 2, "test_episodes": 2, "seed": 3},
               "evaluation": {"episodes": 3, "seed": 1000}}
     fields.update(over)
     return OfflineRLProblem.model_validate(fields)
@@ -36,12 +36,12 @@ def test_generated_data_is_cached_reproducible_and_mixed(tmp_path):
     for split in ("train", "eval", "test"):
         assert np.array_equal(data._load(split)["observations"], again._load(split)["observations"])
     assert offline_rl.build(_spec(), tmp_path / "a").folder == data.folder  # reused, not regenerated
-    other = offline_rl.build(_spec(dataset={"quality": "mixed", "train_episodes": 5, "eval_episodes": 2,
+    other = offline_rl.build(_spec(dataset={"quality": "mixed", "train_episodes": 10, "eval_episodes": 2,
                                             "test_episodes": 2, "seed": 4}), tmp_path / "a")
     assert other.fingerprint != data.fingerprint
-    # mixed cycles random, medium, random, medium, expert: the fifth episode is the expert's full 500 steps
+    # mixed: 3 random, 6 medium, 1 expert in 10; the tenth episode is the expert's full 500 steps
     returns = data.episode_returns("train")
-    assert returns[4] == 500 and max(returns[:4]) < 500
+    assert returns[9] == 500 and max(returns[:9]) < 500 and min(returns[[0, 3, 6]]) < min(returns[[1, 2, 4]])
     assert data.references.expert_return == 500 and data.references.random_return < 50
     # the evaluation's target return is not part of the data
     assert offline_rl.build(_spec(evaluation={"episodes": 3, "seed": 1000, "target_return": 250.0}),

@@ -26,7 +26,7 @@ def test_in_process_run_is_tracked_with_plots_and_links(tmp_path, capsys, monkey
     final = json.loads(printed.out[printed.out.index("{\n"):])  # after the in-process progress lines
     headline = next(iter(final))
     assert headline == "accuracy_per_sequence" and f"{headline} on the test split:" in printed.err
-    assert f"mlflow ui --backend-store-uri {uri}" in printed.err and "#/experiments/" in printed.err
+    assert f"mlflow ui --backend-store-uri {uri}" in printed.err and "?workflowType=machine_learning" in printed.err
 
     remembered = runs.read_run_file(str(out))
     client = runs.client(uri)
@@ -42,4 +42,5 @@ def test_in_process_run_is_tracked_with_plots_and_links(tmp_path, capsys, monkey
 
 def test_a_server_run_prints_its_page():
     lines = where_to_look("http://mlflow.example:5000/", "7", "abc123")
-    assert lines == ["MLflow run page: http://mlflow.example:5000/#/experiments/7/runs/abc123"]
+    assert lines == ["MLflow run page: http://mlflow.example:5000/#/experiments/7/runs/abc123"
+                     "?workflowType=machine_learning"]  # MLflow 3 opens it in the model-training view

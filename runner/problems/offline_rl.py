@@ -34,10 +34,12 @@ from runner.specs.errors import SpecError
 log = logging.getLogger(__name__)
 
 _SPLITS = ("train", "eval", "test")
-# A mixed dataset's episodes, in turn: mostly worse-than-expert behaviour, so that imitating the
-# majority action (behaviour cloning) is not the expert, while the expert's episodes (the highest
-# returns) are there for a return-conditioned model to pick out.
-MIXED_CYCLE = ("random", "medium", "random", "medium", "expert")
+# A mixed dataset's episodes, in turn: 3 random, 6 medium, 1 expert in every 10. Behaviour cloning
+# imitates the action most of the data's STEPS take in a state; expert episodes are the longest
+# (CartPole: 500 steps against the medium's ~200), so with fewer of them the medium controller's
+# steps outweigh the expert's, while the expert's episodes (the highest returns) are still there
+# for a return-conditioned model to pick out.
+MIXED_CYCLE = ("random", "medium", "medium", "random", "medium", "medium", "random", "medium", "medium", "expert")
 _NOT_IN_FINGERPRINT = {"description": True, "metrics": True, "max_length": True, "context_length": True,
                        "return_scale": True, "evaluation": {"target_return"}}
 

@@ -26,7 +26,8 @@ class ScriptedDataset(Spec):
     hand-written controller; `medium` a weaker hand-written one (CartPole: it reacts to the
     pole's angular velocity only), or for an environment without one the expert taking a
     uniformly random action with probability `medium_epsilon`; `random` acts uniformly at random;
-    `mixed` cycles random, medium, random, medium, expert (2/5, 2/5, 1/5 of the episodes)."""
+    `mixed` is 3/10 random, 6/10 medium and 1/10 expert episodes, so that most of its steps are
+    not the expert's (behaviour cloning imitates the majority) while its best episodes are."""
 
     quality: Quality = Field("mixed", description="Which behaviour policy generates the episodes.")
     train_episodes: int = Field(300, ge=1, description="Episodes in the train split.")

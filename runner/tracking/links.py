@@ -6,11 +6,15 @@ from __future__ import annotations
 from runner.tracking.uri import display
 
 LOCAL_UI = "http://127.0.0.1:5000"
+# MLflow 3's UI opens in its GenAI view unless the page names the workflow (a query parameter of
+# the hash route; the toggle's choice is otherwise kept in the browser's local storage).
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 
 def run_page(base_url: str, experiment_id: str, run_id: str) -> str:
-    """The MLflow UI page of one run (MLflow 3's route: #/experiments/<id>/runs/<run id>)."""
-    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    """The MLflow UI page of one run, in the model-training view (MLflow 3's route:
+    #/experiments/<id>/runs/<run id>?workflowType=machine_learning)."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?{MODEL_TRAINING_VIEW}"
 
 
 def is_server(uri: str) -> bool:
