@@ -92,3 +92,15 @@ def test_save_as_an_existing_set_is_refused_before_the_sweep(capsys, tmp_path):
     assert status == 2 and "already exists" in err and "taken.yaml" in err
     status, err = _tune(capsys, tmp_path, str(recipe), "--save-as", "../escape")
     assert status == 2 and "expected a set name" in err
+
+
+@pytest.mark.parametrize("scheduler", ["pbt", "pb2"])
+def test_record_of_a_population_based_sweep_is_refused_before_it_starts(capsys, tmp_path, scheduler):
+    status, err = _tune(capsys, tmp_path, "catalog/recipes/reverse_pbt_cpu.yaml", "-o", f"tune.scheduler.type={scheduler}",
+                        "--record", "cpu")
+    assert status == 2 and "--record" in err and "no single `runner run`" in err
+
+
+def test_pbt_on_a_multi_worker_recipe_names_the_fix(capsys, tmp_path):
+    status, err = _tune(capsys, tmp_path, "catalog/recipes/reverse_pbt_cpu.yaml", "-o", "resources.workers=2")
+    assert status == 2 and "needs trials of one worker" in err and "resources.workers=1" in err
