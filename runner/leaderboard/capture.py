@@ -43,15 +43,17 @@ def record_from_run(
     data_dir: str | None = None,
     leaderboard_dir: str | Path | None = None,
     rebuild: bool = True,
+    tracked: bool = True,
 ) -> Path:
     """Write the record of a finished run; returns its path. Bad input raises SpecError.
 
     `command` defaults to the run's recipe plus the `-o` overrides that make it this run.
     `metric` defaults to the problem's headline metric (BLEU, WER, bits/dim, per-sequence accuracy, ...).
+    `tracked=False` records no MLflow run: for a re-run whose MLflow store was a throwaway one.
     """
     root = Path(leaderboard_dir) if leaderboard_dir else default_leaderboard_dir()
     record = make_record(run_dir, tier, command, metric=metric, tolerance=tolerance,
-                         mlflow_run_id=mlflow_run_id, data_dir=data_dir, root=repo_root(root))
+                         mlflow_run_id=mlflow_run_id, data_dir=data_dir, root=repo_root(root), tracked=tracked)
     path = write_record(record, root / RECORDS)
     if rebuild:
         from runner.leaderboard.build import write_pages
@@ -61,7 +63,8 @@ def record_from_run(
 
 
 def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: str | None,
-                tolerance: float | None, mlflow_run_id: str | None, data_dir: str | None, root: Path) -> Record:
+                tolerance: float | None, mlflow_run_id: str | None, data_dir: str | None, root: Path,
+                tracked: bool = True) -> Record:
     if tier not in TIERS:
         raise SpecError(f"unknown tier '{tier}'; expected one of: {', '.join(TIERS)}", None, "tier")
     run_dir = Path(run_dir)
@@ -85,7 +88,8 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
         steps=int(_number(final, "steps", run_dir)), wall_time_seconds=float(_number(final, "train_seconds", run_dir)),
         code_commit=commit, code_dirty=dirty, data_fingerprint=fingerprint,
         hardware=environment.hardware(), packages=environment.package_versions(),
-        mlflow_run_id=mlflow_run_id or _mlflow_run_id(run_dir), mlflow_url=_mlflow_url(run_dir, mlflow_run_id),
+        mlflow_run_id=(mlflow_run_id or _mlflow_run_id(run_dir)) if tracked else None,
+        mlflow_url=_mlflow_url(run_dir, mlflow_run_id) if tracked else None,
         command=command,
     )
 

@@ -206,7 +206,8 @@ def refresh(root: Path, tier: str | None = "cpu-ci", jobs: int = 1, data_dir: st
             raise SpecError(f"{entries[0].file_name}: {failure}", None, "command")
         return [record_from_run(out, e.record.tier, e.record.command, metric=e.record.metric,
                                 tolerance=e.record.tolerance, data_dir=data_dir, leaderboard_dir=root,
-                                rebuild=False) for e in entries]
+                                rebuild=False, tracked=False)  # the re-run's MLflow store is a temp one
+                for e in entries]
 
     # No replay: a refreshed time-budgeted record measures anew how many steps its budget holds.
     _, written = _rerun_each_command(root, tier, jobs, data_dir, names, rewrite, replay=False)
