@@ -91,7 +91,7 @@ def test_ray_overhead_reads_startup_and_steady_state_from_rows():
     rows = [{"step": 5, "time": 110.0, "tokens_per_sec": 50.0},
             {"step": 10, "time": 120.0, "tokens_per_sec": 100.0},
             {"step": 15, "time": 130.0, "tokens_per_sec": 102.0},
-            {"step": 20, "time": 150.0, "tokens_per_sec": 98.0, "loss": 3.0},  # final eval row
+            {"step": 20, "time": 150.0, "tokens_per_sec": 98.0, "eval_loss": 3.0},  # final eval row
             {"step": 20, "done": 1, "time": 151.0}]
     got = steady_state(rows, started_at=100.0)
     assert got["startup_seconds"] == 10.0
