@@ -321,37 +321,13 @@ def _rows(rows: int, device: Any) -> dict[str, Any]:
 
 
 def continue_prompt(model: Any, prompt: list[int], options: SamplingOptions, max_length: int) -> list[list[int]]:
-    """`num_samples` continuations of a plain language model's prompt: the prompt's tokens are
-    fed through the incremental decoder (forced), then tokens are drawn as `sampling.sample` does."""
-    import torch
+    """`num_samples` continuations of a plain language model's prompt (sampling.sample with the
+    prompt forced through the incremental decoder first)."""
+    from runner.training.sampling import sample
 
-    from runner.training.decode import EOS_ID, PAD_ID, NextTokenLogits, strip_ids
-    from runner.training.sampling import check_sampling_settings, filter_logits
-
-    settings = _draw_settings(options)
-    check_sampling_settings(max_length, settings["temperature"], settings["top_k"], settings["top_p"], options.num_samples)
-    rows = options.num_samples
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(options.seed) if options.seed is not None else None
-    with torch.no_grad():
-        memory = model.encode(_rows(1, device))
-        stepper = NextTokenLogits(model, memory, rows, cached=True)
-        prefix = torch.full((rows, 1), PAD_ID, dtype=torch.long, device=device)
-        logits = stepper.first
-        for token in prompt:
-            prefix = torch.cat([prefix, torch.full((rows, 1), token, dtype=torch.long, device=device)], dim=1)
-            logits = stepper.next_logits(prefix)
-        finished = torch.zeros(rows, dtype=torch.bool, device=device)
-        for step in range(max_length):
-            probs = filter_logits(logits, **settings).softmax(dim=-1)
-            token = torch.multinomial(probs, 1, generator=generator)[:, 0]
-            token = torch.where(finished, torch.full_like(token, PAD_ID), token)
-            prefix = torch.cat([prefix, token[:, None]], dim=1)
-            finished |= token == EOS_ID
-            if step + 1 == max_length or bool(finished.all()):
-                break
-            logits = stepper.next_logits(prefix)
-    return [strip_ids(row[1 + len(prompt):]) for row in prefix.tolist()]
+    return sample(model, _rows(1, device), max_length=max_length, num_samples=options.num_samples,
+                  seed=options.seed, prompt=prompt, **_draw_settings(options))
 
 
 def _generate_images(run: Any, options: SamplingOptions, output_dir: Path) -> list[Prediction]:

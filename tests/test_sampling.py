@@ -53,6 +53,18 @@ def test_a_plain_language_model_samples_from_a_row_count():
     assert sample(model, rows, max_length=6, top_k=1) == greedy_decode(model, {"inputs": torch.zeros(2, 1).long()}, 6)
 
 
+def test_a_prompt_is_forced_then_continued():
+    model, data = make("lm_plain"), batch()
+    greedy = sample(model, data, max_length=8, top_k=1)
+    prompt = greedy[0][:2]  # greedy's own first two tokens: greedy from there must go on the same way
+    first_row = {k: v[:1] for k, v in data.items()}
+    continued = sample(model, first_row, max_length=6, top_k=1, prompt=prompt)
+    assert continued[0] == greedy[0][2:8]
+    assert continued != sample(model, first_row, max_length=6, top_k=1)  # this model's greedy output is not periodic
+    drawn = sample(model, data, max_length=5, seed=2, num_samples=2, prompt=[3, 4])  # cached == uncached
+    assert drawn == sample(model, data, max_length=5, seed=2, num_samples=2, prompt=[3, 4], cached=False)
+
+
 def test_bad_settings_say_what_to_write():
     model, data = make("lm_plain"), batch()
     for bad, message in [({"temperature": 0.0}, "temperature"), ({"top_k": -1}, "top_k"), ({"top_p": 0.0}, "top_p"),

@@ -58,20 +58,27 @@ class RaySession:
             self.progress.put(row)
 
     def latest_checkpoint(self) -> str | None:
-        checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return None
-        import pyarrow.fs
-
-        if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and os.path.isdir(checkpoint.path):
-            return checkpoint.path
-        # Remote storage (s3://, gs://, ...): copy the checkpoint to this worker's disk first (once).
-        if checkpoint.path not in self._downloaded:
-            self._downloaded[checkpoint.path] = checkpoint.to_directory(tempfile.mkdtemp(prefix="runner-restore-"))
-        return self._downloaded[checkpoint.path]
+        return local_checkpoint_dir(ray.train.get_checkpoint(), self._downloaded)
 
 
 def _device() -> torch.device:
     import ray.train.torch
 
     return ray.train.torch.get_device()
+
+
+def local_checkpoint_dir(checkpoint: Any, downloaded: dict[str, str]) -> str | None:
+    """A folder on this machine holding `checkpoint` (a ray.train / ray.tune Checkpoint, or None).
+
+    Remote storage (s3://, gs://, ...) is copied to local disk once per checkpoint; `downloaded`
+    (remote path -> local copy) remembers the copies of one session.
+    """
+    if checkpoint is None:
+        return None
+    import pyarrow.fs
+
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and os.path.isdir(checkpoint.path):
+        return checkpoint.path
+    if checkpoint.path not in downloaded:
+        downloaded[checkpoint.path] = checkpoint.to_directory(tempfile.mkdtemp(prefix="runner-restore-"))
+    return downloaded[checkpoint.path]

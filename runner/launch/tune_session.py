@@ -22,14 +22,13 @@ means "stop this trial now", before its final files are written.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any
 
 import ray.tune
 import torch
 
+from runner.launch.session import local_checkpoint_dir
 from runner.run_dir import RunDir
 from runner.training import checkpoint as ckpt
 from runner.training.session import default_device
@@ -65,14 +64,4 @@ class TuneSession:
         ray.tune.report({k: v for k, v in metrics.items() if k != "done"}, checkpoint=checkpoint)
 
     def latest_checkpoint(self) -> str | None:
-        checkpoint = ray.tune.get_checkpoint()
-        if checkpoint is None:
-            return None
-        import pyarrow.fs
-
-        if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and os.path.isdir(checkpoint.path):
-            return checkpoint.path
-        # Remote storage (s3://, gs://, ...): copy the checkpoint to this actor's disk first (once).
-        if checkpoint.path not in self._downloaded:
-            self._downloaded[checkpoint.path] = checkpoint.to_directory(tempfile.mkdtemp(prefix="runner-restore-"))
-        return self._downloaded[checkpoint.path]
+        return local_checkpoint_dir(ray.tune.get_checkpoint(), self._downloaded)

@@ -12,6 +12,7 @@ on the same device; `top_k=1` is greedy decoding.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,7 @@ def _draw(logits: Tensor, temperature: float, top_k: int, top_p: float, generato
 def sample(
     model: Any, batch: dict[str, Tensor], *, max_length: int, temperature: float = 1.0, top_k: int = 0,
     top_p: float = 1.0, num_samples: int = 1, seed: int | None = None, cached: bool = True,
+    prompt: Sequence[int] = (),
 ) -> list[list[int]]:
     """`num_samples` sampled continuations for each row of `batch`, up to `max_length` tokens.
 
@@ -79,19 +81,22 @@ def sample(
     dimension is the number of rows, e.g. {"targets": torch.zeros(n, 1, dtype=torch.long)}.
     Returns len(rows) * num_samples id lists (no start symbol, no EOS); row b's samples are
     at b * num_samples ... b * num_samples + num_samples - 1. A sample ends at EOS.
+    `prompt`: target tokens forced (the same for every row) before drawing starts, e.g. the
+    beginning of a language model's text; the returned lists leave it out.
     """
     check_sampling_settings(max_length, temperature, top_k, top_p, num_samples)
     was_training = model.training
     model.eval()
     try:
         with decode_autocast(next(model.parameters()).device):
-            return _sample(model, batch, max_length, temperature, top_k, top_p, num_samples, seed, cached)
+            return _sample(model, batch, max_length, temperature, top_k, top_p, num_samples, seed, cached,
+                           list(prompt))
     finally:
         model.train(was_training)
 
 
 def _sample(model: Any, batch: dict[str, Tensor], max_length: int, temperature: float, top_k: int, top_p: float,
-            num_samples: int, seed: int | None, cached: bool) -> list[list[int]]:
+            num_samples: int, seed: int | None, cached: bool, prompt: list[int]) -> list[list[int]]:
     inputs = encoder_inputs(batch)
     if not inputs and "targets" in batch:  # a plain language model: only the number of rows is read
         inputs = {"targets": batch["targets"][:, :0]}
@@ -102,6 +107,9 @@ def _sample(model: Any, batch: dict[str, Tensor], max_length: int, temperature: 
     stepper = NextTokenLogits(model, memory, num_samples, cached)
     logits = stepper.first
     prefix = torch.full((rows, 1), PAD_ID, dtype=torch.long, device=device)
+    for token in prompt:  # forced through the same incremental decoder, nothing drawn
+        prefix = torch.cat([prefix, torch.full((rows, 1), token, dtype=torch.long, device=device)], dim=1)
+        logits = stepper.next_logits(prefix)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
     for step in range(max_length):
         token = _draw(logits, temperature, top_k, top_p, generator)
@@ -111,7 +119,7 @@ def _sample(model: Any, batch: dict[str, Tensor], max_length: int, temperature: 
         if step + 1 == max_length or bool(finished.all()):
             break
         logits = stepper.next_logits(prefix)
-    return [strip_ids(row[1:]) for row in prefix.tolist()]
+    return [strip_ids(row[1 + len(prompt):]) for row in prefix.tolist()]
 
 
 @torch.no_grad()
