@@ -55,6 +55,8 @@ def train_in_trial_actor(experiment: Any, trial_dir: str, context: dict[str, Any
     session: Any = TuneSession(trial_dir, context["objective"], experiment.train.keep_checkpoints,
                                trial_device(experiment))
     resumed_from = session.latest_checkpoint()
+    # Read now: Tune's num_to_keep may delete that checkpoint while this trial trains on.
+    resumed_from_step = int(read_meta(resumed_from)["step"]) if resumed_from else None
     workers = [{"rank": 0, "node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
                 "pid": os.getpid(), "device": str(session.device)}]
     if mlflow_run_id:
@@ -64,4 +66,4 @@ def train_in_trial_actor(experiment: Any, trial_dir: str, context: dict[str, Any
         session = TrackedSession(session, MetricsLogger(context["tracking_uri"], mlflow_run_id))
     results = train(experiment, data, session)
     return {"results": results.to_dict(), "workers": workers,
-            "resumed_from_step": int(read_meta(resumed_from)["step"]) if resumed_from else None}
+            "resumed_from_step": resumed_from_step}

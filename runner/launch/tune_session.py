@@ -22,6 +22,8 @@ means "stop this trial now", before its final files are written.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from typing import Any
 
@@ -64,4 +66,18 @@ class TuneSession:
         ray.tune.report({k: v for k, v in metrics.items() if k != "done"}, checkpoint=checkpoint)
 
     def latest_checkpoint(self) -> str | None:
-        return local_checkpoint_dir(ray.tune.get_checkpoint(), self._downloaded)
+        checkpoint = ray.tune.get_checkpoint()
+        if checkpoint is not None and not _inside(checkpoint.path, ray.tune.get_context().get_trial_dir()):
+            # PBT's exploit hands over another trial's checkpoint, which that trial may delete
+            # (num_to_keep) while this one still reads it: train from a copy of our own.
+            if checkpoint.path not in self._downloaded:
+                self._downloaded[checkpoint.path] = checkpoint.to_directory(tempfile.mkdtemp(prefix="runner-exploit-"))
+            return self._downloaded[checkpoint.path]
+        return local_checkpoint_dir(checkpoint, self._downloaded)
+
+
+def _inside(path: str, folder: str | None) -> bool:
+    """Whether `path` lies in `folder` (a trial's own folder); False when the folder is unknown."""
+    if not folder:
+        return False
+    return os.path.abspath(path).startswith(os.path.abspath(folder).rstrip(os.sep) + os.sep)
