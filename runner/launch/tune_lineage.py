@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from runner.run_dir import write_json_atomic
+
 TRIAL_FILE = "trial.json"
 
 
@@ -103,10 +105,7 @@ def record_start(trials_dir: str, trial_id: str, segment: Segment, config: dict[
     info["starts"].append(time.time())
     info["spec_hash"], info["mlflow_run_id"] = spec_hash, run_id
     os.makedirs(trial_dir, exist_ok=True)
-    path = os.path.join(trial_dir, TRIAL_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(info, f, indent=2)
-    os.replace(path + ".tmp", path)
+    write_json_atomic(os.path.join(trial_dir, TRIAL_FILE), info)
     return replaced
 
 
