@@ -88,7 +88,7 @@ class SweepPlan:
     dimensions: tuple[Dimension, ...] = field(default_factory=tuple)
     steps: int = 0
     trial_path: str = "direct"      # direct: the loop in the trial's actor; train: a Ray Train run per trial
-    keep_checkpoints: int = 5       # Tune checkpoints kept per trial (direct path)
+    keep_checkpoints: int | None = 5  # Tune checkpoints kept per trial (direct path); None = all
 
     @property
     def experiment_path(self) -> str:
@@ -145,7 +145,9 @@ def make_sweep_plan(experiment: Any, dims: list[Dimension], output_dir: str) -> 
         dimensions=tuple(dims),
         steps=experiment.train.steps,
         trial_path="direct" if direct else "train",
-        keep_checkpoints=experiment.train.keep_checkpoints,
+        # PBT/PB2 may clone any trial's latest checkpoint while that trial trains on: if Tune deleted
+        # the older ones (num_to_keep), the trial exploiting them would find them gone.
+        keep_checkpoints=None if tune.scheduler.type in POPULATION else experiment.train.keep_checkpoints,
     )
 
 
