@@ -277,8 +277,21 @@ class RunDir:
         write_json_atomic(self._writable(self.FINAL_METRICS), flat)
 
     def final_metrics(self) -> dict[str, Any] | None:
-        """The final metrics of a run that finished in this folder, or None."""
-        return self.read_json(self.FINAL_METRICS)
+        """The final metrics of a run that finished in this folder, or None.
+
+        A damaged final_metrics.json is an error, not "unfinished": read as None, the host would
+        train the whole run again and only then refuse to overwrite the file.
+        """
+        path = self.file(self.FINAL_METRICS)
+        if not path.exists():
+            return None
+        metrics = self.read_json(self.FINAL_METRICS)
+        if not isinstance(metrics, dict):
+            raise SpecError("this run finished, but its final metrics are not a JSON object of numbers (the file is "
+                            "damaged); a finished result is never rewritten: repair the file from metrics.jsonl, or "
+                            "move the folder aside (or choose another --output-dir) to train again",
+                            Location(str(path)), self.FINAL_METRICS)
+        return metrics
 
     def signatures(self) -> dict[str, Any]:
         return self.read_json(self.SIGNATURES) or {}

@@ -109,6 +109,15 @@ def test_rerunning_a_finished_in_process_run_rewrites_nothing(tmp_path, capsys):
     assert _printed_metrics(captured.out) == pytest.approx(first)
     assert _snapshot(out) == before  # final_metrics.json byte-identical; metrics.jsonl not appended to
 
+    # A damaged result is one message before any training, not a whole re-run refused at its end.
+    (out / RunDir.FINAL_METRICS).write_text('{"accuracy_per_sequence": 0.')
+    damaged = _snapshot(out)
+    assert _cli_run(out, data, "--in-process") == 2
+    err = capsys.readouterr().err
+    assert f"{RunDir.FINAL_METRICS}: this run finished, but its final metrics are not a JSON object" in err
+    assert "Traceback" not in err
+    assert _snapshot(out) == damaged
+
 
 @pytest.mark.slow
 def test_rerunning_a_finished_ray_run_rewrites_nothing(ray_local, runner_data_dir, tmp_path, capsys, monkeypatch):

@@ -50,6 +50,24 @@ def test_round_trip_restores_everything(tmp_path):
     assert ckpt.read_meta(str(tmp_path / "c")) == {"step": 1, "epoch": 2, "index": 9, "spec_hash": "abc"}
 
 
+def test_the_fp16_loss_scale_is_restored(tmp_path):
+    # GradScaler("cpu") has the state of CUDA's: its scale and growth tracker move as training goes.
+    model, optimizer, scheduler = _state()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    scaler.scale(torch.ones(()))  # the scaler's state exists from its first scale()
+    scaler.update(new_scale=37.0)
+    ckpt.save_checkpoint(str(tmp_path / "c"), model=model, optimizer=optimizer, scheduler=scheduler, step=3,
+                         position=ckpt.DataPosition(0, 3), scaler=scaler)
+    other, other_opt, other_sched = _state(seed=1)
+    restored = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)
+    ckpt.load_checkpoint(str(tmp_path / "c"), model=other, optimizer=other_opt, scheduler=other_sched, scaler=restored)
+    assert restored.get_scale() == 37.0
+    fresh = torch.amp.GradScaler("cpu", init_scale=5.0)  # a checkpoint saved without a scaler leaves it alone
+    ckpt.load_checkpoint(_save(str(tmp_path / "d"), 1), model=other, optimizer=other_opt, scheduler=other_sched,
+                         scaler=fresh)
+    assert fresh.get_scale() == 5.0
+
+
 def _batch():
     ids = torch.tensor([[2, 3, 1], [4, 1, 0]])
     return {"inputs": ids, "targets": ids}

@@ -103,6 +103,20 @@ def test_sweep_dies_resumes_and_writes_a_best_set_that_trains(tmp_path, runner_d
     assert main(["validate", str(catalog / "reverse_best.yaml")]) == 0
     _trains_a_few_steps(str(catalog / "reverse_best.yaml"), tmp_path, runner_data_dir)
     _mlflow_has_parent_children_and_best(f"sqlite:///{tmp_path}/mlflow.db", len(after))
+    _a_trial_predicts_from_its_own_folder(out, tmp_path)
+
+
+def _a_trial_predicts_from_its_own_folder(out: Path, tmp_path: Path) -> None:
+    """A trial folder is a run folder: `runner predict` reads its data_assets/, not the data cache."""
+    trial = next(t for t in sorted((out / "trials").glob("*")) if (t / "final_metrics.json").is_file())
+    assert (trial / "data_assets" / "meta.json").is_file()
+    (tmp_path / "in.txt").write_text("0 1 1\n1 0 0 1\n")
+    env = dict(os.environ, RUNNER_DATA_DIR=str(tmp_path / "no-cache-here"))
+    done = subprocess.run([sys.executable, "-m", "runner", "predict", str(trial), str(tmp_path / "in.txt")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    outputs = done.stdout.splitlines()
+    assert len(outputs) == 2 and all(set(line.split()) <= {"0", "1"} for line in outputs)
 
 
 def _trains_a_few_steps(best_set: str, tmp_path: Path, data_dir: str) -> None:

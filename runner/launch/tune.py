@@ -114,6 +114,7 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
     from ray import tune
 
     from runner import problems
+    from runner.problems import assets
     from runner.launch.tune_algorithms import search_algorithm, trial_scheduler
     from runner.launch.tune_cleanup import PlacementGroupReaper
     from runner.launch.tune_param_space import param_space
@@ -123,6 +124,8 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
 
     with console.status("preparing data ..."):
         data = problems.build(experiment.problem, data_dir)  # once, before any trial starts
+    # Every trial folder gets a copy (tune_trial.py), so `runner predict TRIAL_DIR` needs only that folder.
+    sweep_assets = assets.write(data, plan.output_dir)
     try:
         parent = sweep_tracking.start_sweep_run(experiment, plan.output_dir, uri, data.fingerprint, {
             "search": plan.search, "scheduler": plan.scheduler.type, "objective": plan.objective,
@@ -133,6 +136,7 @@ def _sweep(experiment: Any, plan: SweepPlan, recipe: str, overrides: list[str], 
         "recipe": recipe, "overrides": list(overrides), "trials_dir": plan.trials_dir, "data_dir": data_dir,
         "address": address, "tracking_uri": uri, "data_fingerprint": data.fingerprint,
         "data_test_examples": len(data.split("test")),
+        "data_assets_of": plan.output_dir if sweep_assets is not None else None,
         "parent_run_id": parent.run_id, "objective": plan.objective, "direct": plan.trial_path == "direct",
     }
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),

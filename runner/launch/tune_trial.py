@@ -95,6 +95,10 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
         ray.tune.report(final_row(finished))
         return
     run_dir.write_data_facts(experiment.problem.name, context["data_fingerprint"], context.get("data_test_examples"))
+    if context.get("data_assets_of"):
+        from runner.problems import assets
+
+        assets.copy_between(context["data_assets_of"], trial_dir)
     child = sweep_tracking.start_trial_run(experiment, trial_dir, context["tracking_uri"], context["data_fingerprint"],
                                            context["parent_run_id"], trial_id, lineage=_lineage_tags(segment))
     replaced = tune_lineage.record_start(context["trials_dir"], trial_id, segment, config, experiment.spec_hash,

@@ -38,7 +38,15 @@ def source_folder(data: Any) -> Path | None:
 
 def write(data: Any, run_dir: str | Path) -> Path | None:
     """Copy the data's asset files into RUN_DIR/data_assets/ (whole or not at all); kept if present."""
-    source = source_folder(data)
+    return _copy_assets(source_folder(data), run_dir)
+
+
+def copy_between(source_run_dir: str | Path, run_dir: str | Path) -> Path | None:
+    """Give RUN_DIR the data_assets/ of another folder on the same data (a sweep's, for each trial)."""
+    return _copy_assets(folder(source_run_dir), run_dir)
+
+
+def _copy_assets(source: Path | None, run_dir: str | Path) -> Path | None:
     target = Path(run_dir) / ASSETS_DIR
     if source is None or not (source / META_FILE).is_file() or (target / META_FILE).is_file():
         return target if (target / META_FILE).is_file() else None

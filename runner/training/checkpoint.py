@@ -87,8 +87,13 @@ def save_checkpoint(
     step: int,
     position: DataPosition,
     spec_hash: str = "",
+    scaler: Any = None,
 ) -> str:
-    """Write a complete checkpoint into `directory` (created if missing); returns it."""
+    """Write a complete checkpoint into `directory` (created if missing); returns it.
+
+    `scaler` is fp16's GradScaler, or None: its loss scale is state like the optimizer's (a resumed
+    fp16 run that restarted from the default scale would skip its first steps to find it again).
+    """
     os.makedirs(directory, exist_ok=True)
     torch.save(_unwrap(model).state_dict(), os.path.join(directory, MODEL_FILE))
     torch.save(
@@ -98,6 +103,7 @@ def save_checkpoint(
             "step": step,
             "position": asdict(position),
             "rng": capture_rng(),
+            **({"scaler": scaler.state_dict()} if scaler is not None else {}),
         },
         os.path.join(directory, STATE_FILE),
     )
@@ -145,8 +151,9 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     map_location: torch.device | str = "cpu",
+    scaler: Any = None,
 ) -> tuple[int, DataPosition]:
-    """Restore model, optimizer, scheduler and RNG states; returns (step, data position)."""
+    """Restore model, optimizer, scheduler, RNG and (fp16) loss-scaler states; returns (step, data position)."""
     for name in (MODEL_FILE, STATE_FILE):
         if not os.path.isfile(os.path.join(directory, name)):
             raise CheckpointError(f"{directory}: checkpoint is missing {name}")
@@ -157,6 +164,8 @@ def load_checkpoint(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"])
+        if scaler is not None and state.get("scaler"):  # older checkpoints have none: the scaler starts afresh
+            scaler.load_state_dict(state["scaler"])
         return int(state["step"]), DataPosition(**state["position"])
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
         detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__

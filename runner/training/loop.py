@@ -161,7 +161,8 @@ class _Run:
             print(f"note: resuming from {path}, saved by spec {meta['spec_hash'][:12]}, "
                   f"into spec {expected[:12]}", file=sys.stderr)
         step, position = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
-                                              scheduler=self.scheduler, map_location=self.device)
+                                              scheduler=self.scheduler, map_location=self.device,
+                                              scaler=self.precision.scaler)
         if other_spec:
             self._apply_hparams_to_restored_optimizer()
         if self.rank != 0:  # the checkpoint holds rank 0's RNG; give other workers their own stream
@@ -270,6 +271,7 @@ class _Run:
         directory = ckpt.save_checkpoint(
             ckpt.new_staging_dir(), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
             step=self.step, position=self.stream.position, spec_hash=self.experiment.spec_hash,
+            scaler=self.precision.scaler,
         )
         return directory
 
