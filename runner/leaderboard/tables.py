@@ -25,6 +25,7 @@ FAMILY_TITLES = {
     "image_classification": "Image classification",
     "image_generation": "Image generation",
     "algorithmic": "Algorithmic tasks",
+    "offline_rl": "Offline reinforcement learning",
 }
 
 RESULT_TIERS = ("cpu", "gpu")
