@@ -130,6 +130,8 @@ class _Run:
         self.optimizer = build_optimizer(self.model, self.hp, self.device)
         self.scheduler = build_scheduler(self.optimizer, self.hp, self.tr.steps)
         self.rate = learning_rate_fn(self.hp, self.tr.steps)
+        # precision before resuming: fp16's loss scale is restored from the checkpoint into its scaler
+        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
         self.step, position = self._resume()
         self.stream = BatchStream(data, self.hp.batch_size, self.hp.max_length, self.tr.seed, position)
         self.ddp = _distributed(self.world)
@@ -137,8 +139,7 @@ class _Run:
             DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.ddp else self.model
         )
-        # precision, TF32 and torch.compile from train.precision / train.compile (precision.py)
-        self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
+        # torch.compile from train.compile (precision.py)
         self.trained = compiled(self.trained, getattr(self.tr, "compile", False))
         self.log_every = self.tr.log_every
         self.checkpoint_every = self.tr.checkpoint_every or self.tr.eval_every
