@@ -94,7 +94,7 @@ def test_a_hand_edited_mean_or_tolerance_is_refused_on_load(seed_runs, tmp_path)
     assert "a multi-seed record's tolerance comes from its spread" in str(err.value)
     other = record.seeds[1].model_copy(update={"spec_hash": record.spec_hash})
     write_record(record.model_copy(update={"seeds": [record.seeds[0], other, record.seeds[2]]}), path.parent)
-    with pytest.raises(SpecError, match="may differ in train.seed only"):
+    with pytest.raises(SpecError, match="may differ in train.seed and problem.test_speakers only"):
         load_record(path)
 
 

@@ -15,12 +15,12 @@ def add_commands(sub) -> None:
     p = sub.add_parser("leaderboard", help="records of results -> leaderboard/README.md and index.html; check; reproduce")
     actions = p.add_subparsers(dest="leaderboard_action", metavar="ACTION", required=True)
 
-    a = actions.add_parser("add", help="write a record from a finished run folder, or from several seeds' runs of "
-                                       "one spec (and rebuild the pages)")
+    a = actions.add_parser("add", help="write a record from a finished run folder, or from several seeds' (or "
+                                       "folds') runs of one spec (and rebuild the pages)")
     a.add_argument("run_dirs", metavar="RUN_DIR", nargs="+",
-                   help="one run folder; or 3+ run folders of the same spec but for train.seed: the record holds "
-                        "each seed's run, shows their mean ± standard deviation, and its tolerance is 2 x that "
-                        "standard deviation")
+                   help="one run folder; or 3+ run folders of the same spec but for train.seed (or folds: but for "
+                        "problem.test_speakers, each voice held out in turn): the record holds each run, shows "
+                        "their mean ± standard deviation, and its tolerance is 2 x that standard deviation")
     a.add_argument("--tier", required=True, choices=TIER_CHOICES,
                    help="cpu-ci: seconds to minutes on CPU, reproduced bit-exactly in CI; cpu: longer CPU runs; gpu")
     a.add_argument("--command", action="append", default=None,

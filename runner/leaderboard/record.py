@@ -74,9 +74,9 @@ class Record(_Strict):
                                    "(http/https tracking URI), else null; the pages link it")
     command: str = Field(description="the one `[NAME=value ...] runner run ...` command that reproduces the result")
     seeds: list[SeedRun] | None = Field(None, description=(
-        "several seeds' runs of this spec, the first being the run described above (its steps, wall time, "
-        "command); then value is their mean and tolerance 2 x their sample standard deviation; absent for "
-        "a one-run record"))
+        "several runs of this spec differing in train.seed, or folds differing in one held-out key (see "
+        "FOLD_KEYS), the first being the run described above (its steps, wall time, command); then value "
+        "is their mean and tolerance 2 x their sample standard deviation; absent for a one-run record"))
 
     @field_validator("metric")
     @classmethod
@@ -113,13 +113,18 @@ class Record(_Strict):
             return [self]
         views = []
         for run in self.seeds:
-            experiment = {**self.experiment, "train": {**self.experiment["train"], "seed": run.seed},
-                          "spec_hash": run.spec_hash}
+            experiment = {**run_spec(self.experiment, run.seed, run.fold), "spec_hash": run.spec_hash}
             views.append(self.model_copy(update={
                 "experiment": experiment, "spec_hash": run.spec_hash, "value": run.value, "steps": run.steps,
                 "wall_time_seconds": run.wall_time_seconds, "mlflow_run_id": run.mlflow_run_id,
-                "command": run.command, "seeds": None}))
+                "command": run.command, "data_fingerprint": run.data_fingerprint or self.data_fingerprint,
+                "seeds": None}))
         return views
+
+    @property
+    def folds(self) -> bool:
+        """Whether the runs are folds (each holding out another part of the data), not only seeds."""
+        return bool(self.seeds) and any(run.fold for run in self.seeds)
 
 
 class SeedRun(_Strict):
@@ -132,6 +137,24 @@ class SeedRun(_Strict):
     wall_time_seconds: float = Field(ge=0, allow_inf_nan=False, description="wall-clock seconds in training steps")
     mlflow_run_id: str | None = Field(description="the MLflow run id, or null")
     command: str = Field(description="the `runner run ...` command that reproduces this seed's run")
+    fold: dict[str, Any] | None = Field(None, description=(
+        "for a record of folds: the held-out spec values of this run, e.g. {'problem.test_speakers': ['theo']} "
+        "(keys from FOLD_KEYS); absent for a record of seeds"))
+    data_fingerprint: str | None = Field(None, pattern=_HEX64, description=(
+        "this run's data fingerprint where it differs from the record's (a fold holds out other data); "
+        "absent when it is the record's"))
+
+    @property
+    def held_out(self) -> str:
+        """The fold's held-out values in words ('theo'); '' for a seed's run."""
+        return "; ".join(",".join(map(str, v)) if isinstance(v, list) else str(v) for v in (self.fold or {}).values())
+
+    @property
+    def label(self) -> str:
+        """How reports name this run: 'seed=3', or 'problem.test_speakers=[theo]' for a fold of seed 1."""
+        held_out = [f"{key}=[{','.join(map(str, v))}]" if isinstance(v, list) else f"{key}={v}"
+                    for key, v in (self.fold or {}).items()]
+        return ",".join(held_out) if held_out else f"seed={self.seed}"
 
     @field_validator("command")
     @classmethod
@@ -146,6 +169,18 @@ Record.model_rebuild()
 MIN_SEEDS = 3
 # The tolerance of a multi-seed record: this many sample standard deviations of its seeds' values.
 TOLERANCE_SDS = 2.0
+# Spec keys a record's runs may differ in besides train.seed: each run holds out another part of the
+# data and the record's value is the mean over these folds (leave-one-speaker-out WER, issue 16).
+FOLD_KEYS = ("problem.test_speakers",)
+
+
+def run_spec(experiment: dict[str, Any], seed: int, fold: dict[str, Any] | None) -> dict[str, Any]:
+    """A record's embedded spec with one run's train.seed and held-out values (spec_hash left as it was)."""
+    spec = {**experiment, "train": {**experiment["train"], "seed": seed}}
+    for key, value in (fold or {}).items():
+        section, field = key.split(".")
+        spec[section] = {**spec[section], field: value}
+    return spec
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -159,6 +194,10 @@ def dump_record(record: Record) -> str:
     data = record.model_dump(mode="json")
     if data["seeds"] is None:
         del data["seeds"]  # one-run records keep the text they had before seeds existed
+    for run in data.get("seeds") or []:  # records of seeds keep the text they had before folds existed
+        for key in ("fold", "data_fingerprint"):
+            if run[key] is None:
+                del run[key]
     return yaml.safe_dump(data, sort_keys=True, allow_unicode=True,
                           default_flow_style=False, width=1 << 20)
 
@@ -227,6 +266,40 @@ def verify(record: Record, doc: Document) -> Experiment:
     return experiment
 
 
+def _run_hash(experiment: Experiment, run: SeedRun) -> str:
+    """The spec_hash of the record's spec with this run's train.seed and held-out values."""
+    sections: dict[str, Any] = {"train": experiment.train.model_copy(update={"seed": run.seed})}
+    for key, value in (run.fold or {}).items():
+        section, field = key.split(".")
+        sections[section] = sections.get(section, getattr(experiment, section)).model_copy(update={field: value})
+    return experiment.with_changes(**sections).spec_hash
+
+
+def _check_folds(record: Record, runs: list[SeedRun], fail: Callable[[str, str], None]) -> bool:
+    """Runs are all seeds (distinct seeds) or all folds (same held-out keys, from FOLD_KEYS, the first
+    fold's values the record's own, no (seed, fold) twice); True when that is broken beyond checking more."""
+    folds = [run.fold for run in runs]
+    if not any(folds):
+        seeds = [run.seed for run in runs]
+        if len(set(seeds)) != len(seeds):
+            fail("seeds", f"seeds {seeds} repeat one; each run must have its own train.seed")
+        return False
+    keys = [sorted(fold or {}) for fold in folds]
+    unknown = sorted({k for ks in keys for k in ks} - set(FOLD_KEYS))
+    if unknown or any(k != keys[0] for k in keys) or not keys[0]:
+        fail("seeds", f"every fold must hold out the same keys, from {list(FOLD_KEYS)}; found {keys}")
+        return True
+    pairs = [(run.seed, repr(sorted(run.fold.items()))) for run in runs]  # type: ignore[union-attr]
+    if len(set(pairs)) != len(pairs):
+        fail("seeds", "a fold appears twice with the same seed; each run must hold out other data or use another seed")
+    own = {key: record.experiment[key.split(".")[0]].get(key.split(".")[1]) for key in keys[0]}
+    if runs[0].fold != own:
+        fail("seeds", f"the first fold holds out {runs[0].fold}, but the record's own spec has {own}")
+    if any(run.data_fingerprint is None for run in runs[1:]):
+        fail("seeds", "each fold after the first must give its data_fingerprint (a fold's data differ)")
+    return False
+
+
 def _verify_seeds(record: Record, experiment: Experiment, fail: Callable[[str, str], None]) -> None:
     """Several seeds: distinct, each the record's spec with that seed, the first the record's own run,
     and value / tolerance their mean and TOLERANCE_SDS x their standard deviation."""
@@ -238,18 +311,17 @@ def _verify_seeds(record: Record, experiment: Experiment, fail: Callable[[str, s
         fail("seeds", f"{len(runs)} seed(s); a {record.tier} record holds at least {MIN_SEEDS} (or one run, "
                       "without seeds)")
         return
-    seeds = [run.seed for run in runs]
-    if len(set(seeds)) != len(seeds):
-        fail("seeds", f"seeds {seeds} repeat one; each run must have its own train.seed")
+    if _check_folds(record, runs, fail):
+        return
     first = runs[0]
     if (first.seed, first.spec_hash, first.steps, first.command) != (
             experiment.train.seed, record.spec_hash, record.steps, record.command):
         fail("seeds", "the first seed's seed, spec_hash, steps and command must be the record's own")
     for i, run in enumerate(runs):
-        want = experiment.with_changes(train=experiment.train.model_copy(update={"seed": run.seed})).spec_hash
+        want = _run_hash(experiment, run)
         if run.spec_hash != want:
-            fail("seeds", f"seeds[{i}]: spec_hash {run.spec_hash[:12]} is not the record's spec with seed "
-                          f"{run.seed} ({want[:12]}); a record's seeds may differ in train.seed only")
+            fail("seeds", f"seeds[{i}]: spec_hash {run.spec_hash[:12]} is not the record's spec with {run.label} "
+                          f"({want[:12]}); a record's runs may differ in train.seed and {', '.join(FOLD_KEYS)} only")
     mean, _, tolerance = spread([run.value for run in runs])
     if record.value != mean:
         fail("value", f"{record.value!r} is not the mean of the seeds' values ({mean!r})")

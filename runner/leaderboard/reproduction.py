@@ -96,9 +96,10 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
     if jobs < 1:
         raise SpecError(f"expected --jobs >= 1, got {jobs}", None, "jobs")
     chosen = select(load_entries(root), tier, names)
-    if replay:  # reproduce: each seed of a multi-seed record is re-run and judged against its own value
-        chosen = [Entry(f"{e.file_name}#seed={r.experiment['train']['seed']}" if e.record.seeds else e.file_name, r)
-                  for e in chosen for r in e.record.seed_records()]
+    if replay:  # reproduce: each seed (or fold) of a multi-run record is re-run and judged against its own value
+        chosen = [Entry(f"{e.file_name}#{run.label}", view)
+                  for e in chosen if e.record.seeds for run, view in zip(e.record.seeds, e.record.seed_records())
+                  ] + [e for e in chosen if not e.record.seeds]
     else:
         several = [e.file_name for e in chosen if e.record.seeds]
         if several:

@@ -1,12 +1,17 @@
 """Several seeds' runs of one spec -> one record: the mean, the spread, and a tolerance from it.
 
     path = record_from_seeds(["runs/m30k-s1", "runs/m30k-s2", "runs/m30k-s3"], "cpu")
+    path = record_from_seeds(["runs/sd-jackson", "runs/sd-nicolas", "runs/sd-theo", "runs/sd-yweweler"], "cpu")
 
 A `cpu` or `gpu` result is a small distribution, not one draw: training the same spec with
 another `train.seed` gives another value. The record keeps every seed's run (value, steps,
 wall time, command), shows their mean, and accepts a reproduction of a seed within
 TOLERANCE_SDS sample standard deviations of that seed's recorded value. The runs must be the
 same spec but for train.seed (checked here, and again on every load of the record).
+
+Folds are the same idea across data: runs that differ in a held-out key of FOLD_KEYS (each
+speaker in turn as the test voice) make a record whose value is the mean over the folds, each
+fold keeping its own held-out value and data fingerprint, and each reproduced against its own value.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from runner.leaderboard.capture import make_record
 from runner.leaderboard.paths import RECORDS, default_leaderboard_dir, repo_root
-from runner.leaderboard.record import MIN_SEEDS, Record, SeedRun, spread, write_record
+from runner.leaderboard.record import FOLD_KEYS, MIN_SEEDS, Record, SeedRun, spread, write_record
 from runner.specs.errors import Location, SpecError
 
 
@@ -57,46 +62,67 @@ def merge_seeds(run_dirs: list[str | Path], tier: str, commands: list[str] | Non
                              mlflow_run_id=None, data_dir=data_dir, root=root)
         metric = record.metric  # every seed is judged on the first run's metric
         runs.append((Path(run_dir), record))
-    _same_spec_but_seed(runs)
-    runs.sort(key=lambda run: run[1].experiment["train"]["seed"])
+    fold_keys = _same_spec_but_seed_or_fold(runs)
+    runs.sort(key=lambda run: (repr([_value_at(run[1].experiment, k) for k in fold_keys]),
+                               run[1].experiment["train"]["seed"]))
+    first = runs[0][1]
     seeds = [SeedRun(seed=r.experiment["train"]["seed"], spec_hash=r.spec_hash, value=r.value, steps=r.steps,
-                     wall_time_seconds=r.wall_time_seconds, mlflow_run_id=r.mlflow_run_id, command=r.command)
+                     wall_time_seconds=r.wall_time_seconds, mlflow_run_id=r.mlflow_run_id, command=r.command,
+                     fold={k: _value_at(r.experiment, k) for k in fold_keys} or None,
+                     data_fingerprint=r.data_fingerprint if fold_keys and r is not first else None)
              for _, r in runs]
     mean, _, tolerance = spread([s.value for s in seeds])
-    return runs[0][1].model_copy(update={"value": mean, "tolerance": tolerance, "seeds": seeds})
+    return first.model_copy(update={"value": mean, "tolerance": tolerance, "seeds": seeds})
 
 
-def _same_spec_but_seed(runs: list[tuple[Path, Record]]) -> None:
+def _value_at(experiment: dict[str, Any], key: str) -> Any:
+    section, field = key.split(".")
+    return experiment[section].get(field)
+
+
+def _same_spec_but_seed_or_fold(runs: list[tuple[Path, Record]]) -> list[str]:
+    """Check that the runs differ in train.seed and the FOLD_KEYS only, and never repeat a (seed, fold)
+    pair; returns the fold keys whose values differ among them ([] for a record of seeds)."""
     first_dir, first = runs[0]
-    seen: dict[int, Path] = {}
+    fold_keys = [k for k in FOLD_KEYS if len({repr(_value_at(r.experiment, k)) for _, r in runs}) > 1]
+    seen: dict[str, Path] = {}
     for run_dir, record in runs:
         seed = record.experiment["train"]["seed"]
-        if seed in seen:
-            raise SpecError(f"seed {seed} again (also in {seen[seed]}); each run folder must have its own train.seed",
-                            Location(str(run_dir)), "train.seed")
-        seen[seed] = run_dir
-        differences = _differences(first.experiment, record.experiment)
+        held_out = ", ".join(f"{k}={_value_at(record.experiment, k)}" for k in fold_keys)
+        key = f"seed {seed}" + (f" with {held_out}" if held_out else "")
+        if key in seen:
+            raise SpecError(f"{key} again (also in {seen[key]}); each run folder must have its own train.seed"
+                            + (" or hold out other data" if fold_keys else ""), Location(str(run_dir)), "train.seed")
+        seen[key] = run_dir
+        differences = _differences(first.experiment, record.experiment, ignored=_IGNORED | _as_paths(FOLD_KEYS))
         if differences:
             raise SpecError(f"not the spec of {first_dir} but for train.seed: {'; '.join(differences[:5])}; a record's "
-                            "runs may differ in train.seed only", Location(str(run_dir)), "experiment")
-        if record.data_fingerprint != first.data_fingerprint:
+                            f"runs may differ in train.seed and {', '.join(FOLD_KEYS)} only", Location(str(run_dir)),
+                            "experiment")
+        if not fold_keys and record.data_fingerprint != first.data_fingerprint:
             raise SpecError(f"other data (fingerprint {record.data_fingerprint[:12]}, {first_dir} has "
                             f"{first.data_fingerprint[:12]})", Location(str(run_dir)), "data_fingerprint")
+    return fold_keys
+
+
+def _as_paths(keys: tuple[str, ...]) -> set[tuple[str, ...]]:
+    return {tuple(key.split(".")) for key in keys}
 
 
 _IGNORED = {("train", "seed"), ("spec_hash",), ("recipe",), ("description",), ("tracking",)}
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any], path: tuple[str, ...] = ()) -> list[str]:
-    """'key: A vs B' for every value that differs between two specs, but for seed, hash and tracking."""
+def _differences(a: dict[str, Any], b: dict[str, Any], path: tuple[str, ...] = (),
+                 ignored: set[tuple[str, ...]] = _IGNORED) -> list[str]:
+    """'key: A vs B' for every value that differs between two specs, but for the `ignored` paths."""
     out = []
     for key in sorted(set(a) | set(b)):
         where = path + (key,)
-        if where in _IGNORED or key == "description":
+        if where in ignored or key == "description":
             continue
         x, y = a.get(key), b.get(key)
         if isinstance(x, dict) and isinstance(y, dict):
-            out += _differences(x, y, where)
+            out += _differences(x, y, where, ignored)
         elif x != y:
             out.append(f"{'.'.join(where)}: {x!r} vs {y!r}")
     return out

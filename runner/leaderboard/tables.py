@@ -148,11 +148,14 @@ def _reference_key(ref: Reference) -> tuple:
 
 
 def value_text(record: Record) -> str:
-    """The value; for several seeds 'mean ± standard deviation (n seeds)'."""
+    """The value; for several seeds 'mean ± standard deviation (n seeds)', for folds '(n folds: ...)'."""
     if not record.seeds:
         return format_value(record.metric, record.value)
-    return (f"{format_value(record.metric, record.value)} ± {format_value(record.metric, record.sd)} "
-            f"({len(record.seeds)} seeds)")
+    runs = f"{len(record.seeds)} seeds"
+    if record.folds:
+        runs = f"{len(record.seeds)} folds: " + ", ".join(
+            f"{run.held_out} {format_value(record.metric, run.value)}" for run in record.seeds)
+    return f"{format_value(record.metric, record.value)} ± {format_value(record.metric, record.sd)} ({runs})"
 
 
 def format_duration(seconds: float) -> str:
