@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     write_once(out, result)
     print_table(result)
     print(f"result: {out}")
+    if not args.quick and len(result["folds"]) >= 3:  # the leaderboard row is the mean over these folds
+        print("leaderboard row: runner leaderboard add " + " ".join(f["run_dir"] for f in result["folds"])
+              + " --tier cpu")
     return 0
 
 
