@@ -188,6 +188,23 @@ def test_training_batches_are_augmented_and_eval_batches_are_not(tmp_path):
     assert not any(data.split("test")[i]["augment"] for i in range(2))
 
 
+def test_batches_are_planned_on_the_longest_a_slowed_utterance_can_be(tmp_path):
+    """Speed augmentation lengthens an utterance by up to 1/(1 - speed): the batch plan counts that,
+    so no augmented batch is longer than its frame budget says (nor an utterance than max_length)."""
+    experiment = fold_spec("theo", "problem.augmentation.speed=0.2")
+    data = speech.build(experiment.problem, tmp_path)
+    plain = speech.build(fold_spec("theo").problem, tmp_path)
+    planned, actual = data.split("train").frame_lengths, plain.split("train").frame_lengths
+    assert (planned >= actual).all() and (planned > actual * 1.2).any()
+    assert torch.equal(torch.from_numpy(data.split("eval").frame_lengths),
+                       torch.from_numpy(plain.split("eval").frame_lengths))  # eval is never augmented
+    examples = [data.split("train")[i] for i in range(8)]
+    for seed in range(20):
+        torch.manual_seed(seed)
+        frames = data.collate(examples)["input_lengths"].numpy()
+        assert (frames <= planned[:8]).all()
+
+
 def test_a_run_with_augmentation_resumes_bit_identically(tmp_path):
     from tests.test_training_loop import Crash, CrashingSession, final_weights, rows
     from runner.training.loop import train

@@ -167,13 +167,20 @@ class SpeechSplit(Sequence):
     """Examples {"audio": int16 samples (a view of the memory map), "targets": int32 ids + EOS,
     "augment": bool (the training split of a problem with augmentation)}."""
 
-    def __init__(self, folder: Path, split: str, window: int, hop: int, augment: bool = False):
+    def __init__(self, folder: Path, split: str, window: int, hop: int, augment: bool = False,
+                 slowest: float = 1.0):
+        """`slowest`: the lowest playback speed augmentation may draw (1 - augmentation.speed): batches are
+        planned on each utterance's longest possible frame count, so a slowed utterance never takes
+        a batch past its frame budget or an utterance past max_length."""
         self.augment = augment
         offsets = np.load(folder / f"{split}.audio_offsets.npy")
         self.audio = np.memmap(folder / f"{split}.audio.bin", dtype="<i2", mode="r", shape=(int(offsets[-1]),))
         self.offsets = offsets
         self.targets = Ragged.load(folder, f"{split}.targets")
-        self.frame_lengths = num_frames(np.diff(offsets), window, hop).astype(np.int64)
+        samples = np.diff(offsets)
+        if slowest < 1.0:  # voice_augment.speed gives ceil((n - 1) / factor) samples
+            samples = np.ceil(np.maximum(samples - 1, 0) / slowest).astype(np.int64)
+        self.frame_lengths = num_frames(samples, window, hop).astype(np.int64)
         self.target_lengths = self.targets.lengths
 
     def __len__(self) -> int:
@@ -206,7 +213,8 @@ class SpeechData(ProblemData):
         check_split_name(name)
         if name not in self._splits:
             augment = name == "train" and self.spec.augmentation is not None and self.spec.augmentation.enabled
-            self._splits[name] = SpeechSplit(self.folder, name, self.window, self.hop, augment)
+            slowest = 1.0 - self.spec.augmentation.speed if augment and self.spec.augmentation else 1.0
+            self._splits[name] = SpeechSplit(self.folder, name, self.window, self.hop, augment, slowest)
         return self._splits[name]
 
     def batch_plan(self, split: str, batch_size: int, max_length: int, seed: int, epoch: int,
