@@ -75,6 +75,7 @@ def train(experiment: Experiment, output_dir: str, data_dir: str | None = None, 
     if finished is not None:
         print(already_finished(run_dir, experiment), file=sys.stderr)
         return finished
+    run_dir.note_start()
     tracked = None
     try:
         data = build_problem(experiment, data_dir)

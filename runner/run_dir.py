@@ -20,6 +20,7 @@ Layout:
   data_assets/                    vocabularies and meta.json, so predict/export need only the folder
   mlflow_run.json                 {run_id, uri, experiment_id} of the run's MLflow run (runner/tracking)
   command.txt                     each `runner run` that trained here (time, overrides, the command line)
+  provenance.json                 each start's code commit, dirty flag and package versions (note_start)
   ray_run.json                    {workers, resumed_from_step} of the last Ray attempt
 
 T2T silently reloaded an old `hparams.json` from a reused output folder; here a folder that
@@ -135,6 +136,7 @@ class RunDir:
     EXPORT = "export"               # `runner export`'s bundle when no --to is given (runner/export.py)
     RAY_STORAGE = "ray"
     COMMAND = "command.txt"         # how the run was started (and resumed): the CLI records it
+    PROVENANCE = "provenance.json"  # the code and packages each start ran (the leaderboard's record reads it)
     # The files of a finished run that tracking logs as artifacts, when present.
     ARTIFACTS = (FINAL_METRICS, SIGNATURES, DECODED, RAY_RUN, DATA, COMMAND)
 
@@ -207,10 +209,34 @@ class RunDir:
 
     def _forget_start(self) -> None:
         """Remove what a host writes between claiming the folder and the first training row."""
-        for name in (self.DATA, self.METRICS, self.COMMAND):
+        for name in (self.DATA, self.METRICS, self.COMMAND, self.PROVENANCE):
             with contextlib.suppress(OSError):
                 self.file(name).unlink()
         shutil.rmtree(self.file(self.DATA_ASSETS), ignore_errors=True)
+
+    def note_start(self) -> None:
+        """Append this start's code commit, dirty flag and package versions to provenance.json: the
+        code that trained is the code at each start (a record made later, at another commit, must not
+        claim HEAD's), and a resumed run may have run more than one version."""
+        import datetime as dt
+
+        from runner.provenance import REPO_ROOT, code_commit, package_versions
+
+        commit, dirty = code_commit(REPO_ROOT)
+        start = {"when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "code_commit": commit, "code_dirty": dirty, "packages": package_versions()}
+        write_json_atomic(self._writable(self.PROVENANCE), [*self.starts(), start])
+
+    def starts(self) -> list[dict[str, Any]]:
+        """provenance.json's entries, oldest first; [] for a folder made before the file existed."""
+        path = self.file(self.PROVENANCE)
+        try:
+            starts = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        except (OSError, ValueError) as exc:
+            raise SpecError(f"{self.PROVENANCE}: unreadable ({exc}); delete it (a record made from this folder "
+                            "then takes the code commit of the moment it is made)", Location(str(path))) from None
+        if not isinstance(starts, list) or not all(isinstance(s, dict) for s in starts):
+            raise SpecError(f"{self.PROVENANCE}: expected a JSON list of objects, one per start", Location(str(path)))
+        return starts
 
     def record_command(self, argv: list[str], overrides: list[str], cwd: str, when: str) -> None:
         """Append one `runner run` invocation to command.txt: a comment line with its time and

@@ -94,6 +94,22 @@ def test_the_data_fingerprint_is_stored_in_the_folder_and_read_by_the_leaderboar
     assert capture.data_fingerprint(experiment, None, run.path) == "f" * 64
 
 
+def test_a_record_names_the_code_that_trained_the_run_not_the_code_checked_out_when_it_is_made(tmp_path):
+    from runner.leaderboard.capture import run_provenance
+
+    run = RunDir(tmp_path / "run")
+    packages = {"python": "3.11.0", "torch": "2.4.0"}
+    starts = [{"when": "t0", "code_commit": "a" * 40, "code_dirty": False, "packages": packages}]
+    run.write_json(RunDir.PROVENANCE, starts)
+    assert run_provenance(run.path, tmp_path) == ("a" * 40, False, packages)
+    # Resumed at another commit: the result is not one commit's, so the record says dirty.
+    run.write_json(RunDir.PROVENANCE, starts + [{**starts[0], "code_commit": "b" * 40}])
+    assert run_provenance(run.path, tmp_path) == ("a" * 40, True, packages)
+    (run.path / RunDir.PROVENANCE).write_text("[{")
+    with pytest.raises(SpecError, match="provenance.json: unreadable"):
+        run_provenance(run.path, tmp_path)
+
+
 # -- issue 12, class 2: nothing finished is lost ----------------------------------------------------------------
 def test_rerunning_a_finished_in_process_run_rewrites_nothing(tmp_path, capsys):
     out, data = tmp_path / "run", tmp_path / "data"
@@ -102,6 +118,10 @@ def test_rerunning_a_finished_in_process_run_rewrites_nothing(tmp_path, capsys):
     before = _snapshot(out)
     assert {RunDir.FINAL_METRICS, RunDir.METRICS, RunDir.DATA, RunDir.EXPERIMENT} <= set(before)
     assert json.loads(before[RunDir.DATA])["test_examples"] == 40
+    from runner.provenance import REPO_ROOT, code_commit
+
+    (start,) = json.loads(before[RunDir.PROVENANCE])  # one start, this checkout's code
+    assert start["code_commit"] == code_commit(REPO_ROOT)[0] and start["packages"]["torch"]
 
     assert _cli_run(out, data, "--in-process") == 0
     captured = capsys.readouterr()

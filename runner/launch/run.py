@@ -57,6 +57,7 @@ def run_on_ray(experiment: Any, output_dir: str, data_dir: str | None = None, ad
     if finished is not None:
         console.print(already_finished(run_dir, experiment), soft_wrap=True)
         return finished
+    run_dir.note_start()
 
     from runner.launch import cluster
 

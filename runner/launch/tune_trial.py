@@ -94,6 +94,7 @@ def run_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
         # The sweep died after this trial finished but before Tune saved that: report, don't retrain.
         ray.tune.report(final_row(finished))
         return
+    run_dir.note_start()
     run_dir.write_data_facts(experiment.problem.name, context["data_fingerprint"], context.get("data_test_examples"))
     if context.get("data_assets_of"):
         from runner.problems import assets

@@ -77,7 +77,7 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
         command = derive_command(experiment, root)
     else:
         check_command(command, experiment.spec_hash, root, Location(override=command))
-    commit, dirty = environment.code_commit(root)
+    commit, dirty, packages = run_provenance(run_dir, root)
     fingerprint, test_examples = _data_facts(experiment, data_dir, run_dir)
     return Record(
         format=FORMAT, problem=experiment.problem.name, family=experiment.problem.family,
@@ -87,11 +87,47 @@ def make_record(run_dir: str | Path, tier: str, command: str | None, *, metric: 
         tier=tier, tolerance=_tolerance(tier, metric, tolerance),
         steps=int(_number(final, "steps", run_dir)), wall_time_seconds=float(_number(final, "train_seconds", run_dir)),
         code_commit=commit, code_dirty=dirty, data_fingerprint=fingerprint,
-        hardware=environment.hardware(), packages=environment.package_versions(),
+        hardware=environment.hardware(), packages=packages,
         mlflow_run_id=(mlflow_run_id or _mlflow_run_id(run_dir)) if tracked else None,
         mlflow_url=_mlflow_url(run_dir, mlflow_run_id) if tracked else None,
         command=command,
     )
+
+
+def run_provenance(run_dir: Path, root: Path) -> tuple[str | None, bool | None, dict[str, str | None]]:
+    """(code commit, dirty, package versions) of the code that trained the run: from the folder's
+    provenance.json (each start's, written by the host); a run resumed at another commit than it
+    started counts as dirty. Folders made before that file existed fall back to the commit and
+    dirty flag their MLflow run was tagged with at its start, and else to this checkout's, now."""
+    starts = RunDir(run_dir).starts()
+    if starts:
+        first = starts[0]
+        commits = {start.get("code_commit") for start in starts}
+        dirties = [start.get("code_dirty") for start in starts]
+        dirty = None if None in dirties else (any(dirties) or len(commits) > 1)
+        return first.get("code_commit"), dirty, first.get("packages") or environment.package_versions()
+    commit, dirty = _tracked_commit(run_dir) or environment.code_commit(root)
+    return commit, dirty, environment.package_versions()
+
+
+def _tracked_commit(run_dir: Path) -> tuple[str, bool | None] | None:
+    """The code_commit / code_dirty tags of the run's MLflow run, when its store can be read."""
+    data = _read_json(run_dir / MLFLOW_RUN_FILE, required=False)
+    uri, run_id = data.get("uri"), data.get("run_id")
+    if not (isinstance(uri, str) and isinstance(run_id, str) and run_id):
+        return None
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None  # opening a missing database would create an empty one
+    try:
+        from mlflow.tracking import MlflowClient
+
+        tags = MlflowClient(uri).get_run(run_id).data.tags
+    except Exception:  # the store moved, a server is down: fall back to this checkout
+        return None
+    commit = tags.get("code_commit")
+    if not commit or commit == "unknown":
+        return None
+    return commit, {"true": True, "false": False}.get(tags.get("code_dirty", ""))
 
 
 def headline_metric(experiment: Experiment, final: dict[str, Any], run_dir: Path) -> str:
