@@ -72,6 +72,15 @@ def test_a_record_of_three_seeds_holds_their_mean_spread_and_each_run(seed_runs,
     assert len(runs) == 3 and [f"train.seed={s}" in " ".join(argv) for argv, s in zip(runs, SEEDS)] == [True] * 3
     for seed in SEEDS:
         assert f"ok: {path.name}#seed={seed}" in output.err
+    # One seed alone, named as reproduce prints it (the file's stem is enough).
+    runs.clear()
+    status = main(["leaderboard", "reproduce", "--dir", str(board), "--tier", "cpu", "--data-dir", str(data_dir),
+                   "--record", f"{path.stem}#seed={SEEDS[1]}"])
+    assert status == 0 and len(runs) == 1 and f"train.seed={SEEDS[1]}" in " ".join(runs[0])
+    assert f"ok: {path.name}#seed={SEEDS[1]}" in capsys.readouterr().err
+    status = main(["leaderboard", "reproduce", "--dir", str(board), "--tier", "cpu", "--record", f"{path.name}#seed=99"])
+    assert status == 2 and f"no such run: {path.name}#seed=99; the runs are: {path.name}#seed=3" in \
+        capsys.readouterr().err
 
     # Recorded values 3 standard deviations off (the spread unchanged): every seed's reproduction fails.
     shifted = [s.model_copy(update={"value": s.value + 3 * sd}) for s in record.seeds]
@@ -117,3 +126,23 @@ def test_runs_of_other_specs_too_few_seeds_or_a_repeated_seed_are_refused(seed_r
     assert "tolerance from their spread" in refused(*dirs, "--tolerance", "0.5")
     assert "cpu-ci records hold one run" in refused(*dirs, tier="cpu-ci")
     assert not (root / "board-refuse" / "records").exists()  # nothing half-written
+
+
+def test_a_seed_trained_at_another_commit_says_so(seed_runs, tmp_path):
+    import json
+    import shutil
+
+    root, data_dir, dirs, commands = seed_runs
+    moved = tmp_path / "s4"
+    shutil.copytree(dirs[1], moved)
+    provenance = json.loads((moved / "provenance.json").read_text())
+    assert len(provenance) == 1 and provenance[0]["code_commit"]  # each start wrote what code it ran
+    provenance[0]["code_commit"] = "c" * 40
+    (moved / "provenance.json").write_text(json.dumps(provenance))
+    path = record_from_seeds([dirs[0], moved, dirs[2]], "cpu", commands, metric="neg_log_perplexity",
+                             data_dir=str(data_dir), leaderboard_dir=root / "board-commits")
+    record = load_record(path)
+    first = json.loads((dirs[0] / "provenance.json").read_text())[0]
+    assert (record.code_commit, record.code_dirty) == (first["code_commit"], first["code_dirty"])
+    assert [s.code_commit for s in record.seeds] == [None, "c" * 40, None]  # only the one that differs
+    assert f"seed=4 at {'c' * 12}" in (root / "board-commits" / "README.md").read_text()

@@ -2,10 +2,12 @@
 checkpoints and never duplicated across a resume, and `runner runs` / `runner compare`."""
 
 import json
+import shutil
 
 import pytest
 
 from runner.cli import main
+from runner.run_dir import RunDir
 from runner.specs.resolve import resolve
 from runner.tracking import runs
 from runner.tracking.metrics_logger import MetricsLogger
@@ -76,8 +78,14 @@ def test_a_relaunch_continues_the_same_run(uri, tmp_path):
     assert not first.resumed
     again = runs.start_or_resume(experiment, str(out), uri, "fp")
     assert (again.run_id, again.resumed) == (first.run_id, True)
-    (out / runs.RUN_FILE).unlink()  # the id file lost: the run is found by its spec_hash + output_dir tags
+    RunDir(out).append_row({"step": 1, "train_loss": 2.0})  # the run trained ...
+    (out / runs.RUN_FILE).unlink()  # ... and its id file was lost: found by its spec_hash + output_dir tags
     assert runs.start_or_resume(experiment, str(out), uri, "fp").run_id == first.run_id
+    # The folder deleted to start over: the same spec in the same place is a new run, not the old one
+    # continued (its metrics would mix with the old run's).
+    shutil.rmtree(out)
+    fresh = runs.start_or_resume(experiment, str(out), uri, "fp")
+    assert not fresh.resumed and fresh.run_id != first.run_id
     elsewhere = runs.start_or_resume(experiment, str(tmp_path / "elsewhere"), uri, "fp")
     assert elsewhere.run_id != first.run_id
 

@@ -61,7 +61,8 @@ def _rerun_flags(parser, jobs_help: str) -> None:
                         help="which records (default cpu-ci)")
     parser.add_argument("--jobs", type=int, default=1, help=jobs_help)
     parser.add_argument("--record", action="append", default=[], metavar="NAME",
-                        help="only this record file (repeatable)")
+                        help="only this record file (repeatable); reproduce also takes FILE#seed=2 (or "
+                             "FILE#problem.test_speakers=[theo]) for one run of a record of seeds or folds")
     parser.add_argument("--data-dir", default=None, help="data cache folder for the re-runs")
     _dir_flag(parser)
 

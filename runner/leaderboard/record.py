@@ -143,6 +143,10 @@ class SeedRun(_Strict):
     data_fingerprint: str | None = Field(None, pattern=_HEX64, description=(
         "this run's data fingerprint where it differs from the record's (a fold holds out other data); "
         "absent when it is the record's"))
+    code_commit: str | None = Field(None, description=(
+        "the git commit of the code that trained this run, where it differs from the record's; absent "
+        "when it is the record's (and in records made before runs kept their provenance)"))
+    code_dirty: bool | None = Field(None, description="whether that code differed from code_commit; absent as above")
 
     @property
     def held_out(self) -> str:
@@ -195,7 +199,7 @@ def dump_record(record: Record) -> str:
     if data["seeds"] is None:
         del data["seeds"]  # one-run records keep the text they had before seeds existed
     for run in data.get("seeds") or []:  # records of seeds keep the text they had before folds existed
-        for key in ("fold", "data_fingerprint"):
+        for key in ("fold", "data_fingerprint", "code_commit", "code_dirty"):
             if run[key] is None:
                 del run[key]
     return yaml.safe_dump(data, sort_keys=True, allow_unicode=True,

@@ -95,11 +95,16 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
     Returns the selected records and everything `judge` returned, in no particular order."""
     if jobs < 1:
         raise SpecError(f"expected --jobs >= 1, got {jobs}", None, "jobs")
-    chosen = select(load_entries(root), tier, names)
+    one_run = [name for name in names if "#" in name]  # FILE#seed=2: one run of a multi-run record
+    if one_run and not replay:
+        raise SpecError(f"{', '.join(one_run)}: a record is refreshed whole; name the file without '#...'",
+                        None, "record")
+    chosen = select(load_entries(root), tier, list(dict.fromkeys(name.split("#", 1)[0] for name in names)))
     if replay:  # reproduce: each seed (or fold) of a multi-run record is re-run and judged against its own value
         chosen = [Entry(f"{e.file_name}#{run.label}", view)
                   for e in chosen if e.record.seeds for run, view in zip(e.record.seeds, e.record.seed_records())
                   ] + [e for e in chosen if not e.record.seeds]
+        chosen = _only_named_runs(chosen, names)
     else:
         several = [e.file_name for e in chosen if e.record.seeds]
         if several:
@@ -121,6 +126,25 @@ def _rerun_each_command(root: Path, tier: str | None, jobs: int, data_dir: str |
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = [r for group in pool.map(one, enumerate(by_command.values())) for r in group]
     return chosen, results
+
+
+def _only_named_runs(entries: list[Entry], names: list[str] | tuple[str, ...]) -> list[Entry]:
+    """Keep every run of a record named whole, and only the named run of one named `FILE#LABEL`
+    (the file with or without .yaml, the label as reproduce prints it: seed=2, problem.test_speakers=[theo])."""
+    def whole(file_name: str) -> str:
+        return file_name if file_name.endswith(".yaml") else file_name + ".yaml"
+
+    wanted_runs = {whole(n.split("#", 1)[0]) + "#" + n.split("#", 1)[1] for n in names if "#" in n}
+    if not wanted_runs:
+        return entries
+    whole_files = {whole(n) for n in names if "#" not in n}
+    kept = [e for e in entries if e.file_name.split("#", 1)[0] in whole_files or e.file_name in wanted_runs]
+    missing = wanted_runs - {e.file_name for e in kept}
+    if missing:
+        labels = [e.file_name for e in entries if "#" in e.file_name]
+        raise SpecError(f"no such run: {', '.join(sorted(missing))}; the runs are: {', '.join(labels) or 'none'}",
+                        None, "record")
+    return kept
 
 
 def replay_steps(record: Record) -> int | None:

@@ -69,10 +69,19 @@ def merge_seeds(run_dirs: list[str | Path], tier: str, commands: list[str] | Non
     seeds = [SeedRun(seed=r.experiment["train"]["seed"], spec_hash=r.spec_hash, value=r.value, steps=r.steps,
                      wall_time_seconds=r.wall_time_seconds, mlflow_run_id=r.mlflow_run_id, command=r.command,
                      fold={k: _value_at(r.experiment, k) for k in fold_keys} or None,
-                     data_fingerprint=r.data_fingerprint if fold_keys and r is not first else None)
+                     data_fingerprint=r.data_fingerprint if fold_keys and r is not first else None,
+                     **_own_code(r, first))
              for _, r in runs]
     mean, _, tolerance = spread([s.value for s in seeds])
     return first.model_copy(update={"value": mean, "tolerance": tolerance, "seeds": seeds})
+
+
+def _own_code(run: Record, first: Record) -> dict[str, Any]:
+    """A run's code commit and dirty flag when they are not the record's own (seeds trained at
+    different commits say so); {} when they are."""
+    if (run.code_commit, run.code_dirty) == (first.code_commit, first.code_dirty):
+        return {}
+    return {"code_commit": run.code_commit, "code_dirty": run.code_dirty}
 
 
 def _value_at(experiment: dict[str, Any], key: str) -> Any:

@@ -178,6 +178,11 @@ def provenance_text(record: Record) -> str:
     commit = record.code_commit[:12] if record.code_commit else "no git commit"
     if record.code_dirty:
         commit += " (with uncommitted changes)"
+    others = [f"{run.label} at {run.code_commit[:12] if run.code_commit else 'no git commit'}"
+              + (" (with uncommitted changes)" if run.code_dirty else "")
+              for run in record.seeds or [] if run.code_commit is not None or run.code_dirty is not None]
+    if others:
+        commit += f" ({'; '.join(others)})"
     pkgs = ", ".join(f"{k} {v}" for k, v in sorted(record.packages.items()) if v)
     mlflow = f"MLflow run {record.mlflow_run_id}" if record.mlflow_run_id else "no MLflow run (untracked)"
     return f"code {commit}; data {record.data_fingerprint[:12]}; {pkgs}; {mlflow}"

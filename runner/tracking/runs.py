@@ -1,8 +1,9 @@
 """One MLflow run per training run: created on the first launch, continued by every resume.
 
 The run's id is kept in `<output_dir>/mlflow_run.json`. A re-launch of the same command (same
-spec, same output folder) reads it and continues that run; if the file is gone, the run is
-found again by its tags `spec_hash` + `output_dir`. A different spec never shares a folder
+spec, same output folder) reads it and continues that run; if the file is gone from a folder
+whose run has started, the run is found again by its tags `spec_hash` + `output_dir` (a fresh
+folder, its predecessor deleted to start over, gets a new run). A different spec never shares a folder
 (runner.run_dir.claim refuses it), so it never continues another spec's run.
 """
 
@@ -86,6 +87,8 @@ def _find_existing(mlflow_client, experiment: Any, output_dir: str, uri: str) ->
             run = None
         if run is not None and run.data.tags.get("spec_hash") == experiment.spec_hash:
             return TrackedRun(run.info.run_id, uri, run.info.experiment_id, resumed=True)
+    if not RunDir(output_dir).has_started():
+        return None  # a fresh folder (an old one deleted to start over) is a new run, not the old one continued
     exp = mlflow_client.get_experiment_by_name(experiment_name(experiment))
     folder = RunDir(output_dir).absolute
     if exp is None or "'" in folder:  # MLflow's filter syntax has no escape for a quote
