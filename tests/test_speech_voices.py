@@ -303,3 +303,28 @@ def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_on
     assert loso.main(common[:1] + ["--speakers", "nobody", "-o", f"problem.source.path={FSDD}", "--json",
                                    str(tmp_path / "c.json"), "--data-dir", str(tmp_path / "data")]) == 2
     assert "nobody" in capsys.readouterr().err and not (tmp_path / "c.json").exists()
+
+
+def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_to_keep(tmp_path, capsys):
+    import json
+
+    from benchmarks import figures_speech_ablation as ablation
+
+    assert ablation.VARIANTS["all"] == [o for name, options in ablation.VARIANTS.items()
+                                        if name not in ("baseline", "all") for o in options]
+    quick_all = ablation.variant_overrides("all", quick=True)
+    assert ablation.QUICK_SYNTHETIC in quick_all and "problem.synthetic_voices.utterances=2000" not in quick_all
+    out = tmp_path / "ablation.json"
+    argv = ["--quick", "--variants", "baseline,speed", "--speakers", "theo,nicolas", "-o",
+            f"problem.source.path={FSDD}", "--runs-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
+            "--json", str(out)]
+    assert ablation.main(argv) == 0
+    result = json.loads(out.read_text())
+    baseline, speed = result["table"]
+    assert (baseline["variant"], speed["variant"]) == ("baseline", "speed")
+    assert set(speed["per_speaker_wer"]) == {"theo", "nicolas"}
+    assert speed["change_vs_baseline"] == pytest.approx(speed["mean_wer"] - baseline["mean_wer"])
+    assert speed["keep"] == (speed["mean_wer"] < baseline["mean_wer"])
+    assert ablation.main(argv) == 2 and "never overwritten" in capsys.readouterr().err
+    assert ablation.main(["--quick", "--variants", "baseline,louder"]) == 2
+    assert "unknown variant(s) ['louder']" in capsys.readouterr().err
