@@ -106,28 +106,10 @@ def run_provenance(run_dir: Path, root: Path) -> tuple[str | None, bool | None, 
         dirties = [start.get("code_dirty") for start in starts]
         dirty = None if None in dirties else (any(dirties) or len(commits) > 1)
         return first.get("code_commit"), dirty, first.get("packages") or environment.package_versions()
-    commit, dirty = _tracked_commit(run_dir) or environment.code_commit(root)
+    from runner.tracking.query import tagged_code_commit
+
+    commit, dirty = tagged_code_commit(str(run_dir)) or environment.code_commit(root)
     return commit, dirty, environment.package_versions()
-
-
-def _tracked_commit(run_dir: Path) -> tuple[str, bool | None] | None:
-    """The code_commit / code_dirty tags of the run's MLflow run, when its store can be read."""
-    data = _read_json(run_dir / MLFLOW_RUN_FILE, required=False)
-    uri, run_id = data.get("uri"), data.get("run_id")
-    if not (isinstance(uri, str) and isinstance(run_id, str) and run_id):
-        return None
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None  # opening a missing database would create an empty one
-    try:
-        from mlflow.tracking import MlflowClient
-
-        tags = MlflowClient(uri).get_run(run_id).data.tags
-    except Exception:  # the store moved, a server is down: fall back to this checkout
-        return None
-    commit = tags.get("code_commit")
-    if not commit or commit == "unknown":
-        return None
-    return commit, {"true": True, "false": False}.get(tags.get("code_dirty", ""))
 
 
 def headline_metric(experiment: Experiment, final: dict[str, Any], run_dir: Path) -> str:

@@ -158,3 +158,26 @@ def metric_table(runs: list[RunSummary]) -> dict[str, list[float | None]]:
     """Every metric any of the runs has, with each run's latest value (None where absent)."""
     keys = sorted({k for r in runs for k in r.metrics})
     return {k: [r.metrics.get(k) for r in runs] for k in keys}
+
+
+def tagged_code_commit(output_dir: str) -> tuple[str, bool | None] | None:
+    """(code_commit, code_dirty) as the run folder's MLflow run was tagged at its start; None when the
+    folder has no MLflow run, its store cannot be read, or the commit was unknown."""
+    from pathlib import Path
+
+    from runner.tracking.runs import read_run_file
+
+    data = read_run_file(output_dir) or {}
+    uri, run_id = data.get("uri"), data.get("run_id")
+    if not (isinstance(uri, str) and isinstance(run_id, str) and run_id):
+        return None
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None  # opening a missing database would create an empty one
+    try:
+        tags = _read_only_client(uri).get_run(run_id).data.tags
+    except Exception:  # noqa: BLE001 - the store moved, a server is down: the caller falls back
+        return None
+    commit = tags.get("code_commit")
+    if not commit or commit == "unknown":
+        return None
+    return commit, {"true": True, "false": False}.get(tags.get("code_dirty", ""))
