@@ -9,9 +9,10 @@ Fold k trains the recipe with `-o problem.test_speakers=[SPEAKER_k]` (plus any -
 eval split, on which the recipe's choices may be made, is the three training speakers' held-out
 takes; the test speaker's recordings are only ever decoded once, at the end. Folds run one at a
 time, in this process (the loop `runner run` drives in Ray), each in its own run folder under
---runs-dir named like `runner run`'s, so an interrupted figure resumes: a finished fold is read
-back, not re-run. Each fold's entry holds the `runner run` command that remakes it and the 1-minute
-load average sampled during it (a fold measured under load is not a figure).
+--runs-dir named like `runner run`'s, so an interrupted figure resumes. Each fold's entry holds the
+`runner run` command that remakes it and the 1-minute load average sampled during it (a fold
+measured under load is not a figure); it is kept beside the run folder (RUN_FOLDER.fold.json), so
+a finished fold is read back as it was measured, not re-run (the ablation reuses baseline folds).
 
 The result is written once, complete, to benchmarks/results/speech_loso[_LABEL].json; an
 existing result file is never overwritten (pass another --label or --json).
@@ -86,11 +87,18 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
     spelled = fold_overrides(speaker, overrides)
     experiment = api.resolve(str(REPO / "catalog" / "recipes" / f"{recipe}.yaml"), spelled)
     output_dir = runs_dir / f"{recipe}-{experiment.spec_hash[:12]}"
+    measured = fold_entry_path(output_dir)
+    if measured.exists():  # measured when it ran: its load and wall time are that run's, not a read-back's
+        print(f"read back {measured}", flush=True)
+        return json.loads(measured.read_text(encoding="utf-8"))
+    from runner.run_dir import RunDir
+
+    finished_before = RunDir(output_dir).final_metrics() is not None  # made by an older version of this script
     threads = use_recipe_threads(experiment)
     started = time.perf_counter()
     with LoadSampler() as load:
         final = api.train(experiment, str(output_dir), data_dir, verbose=True)
-    return {
+    entry = {
         "test_speaker": speaker,
         "wer": final["wer"],
         "cer": final.get("cer"),
@@ -104,6 +112,15 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
         "load_average": load.summary(),
         "torch_threads": threads,
     }
+    if finished_before:  # nothing was timed here: say so rather than report a read-back's load
+        return {**entry, "wall_seconds": None, "load_average": None}
+    write_once(measured, entry)
+    return entry
+
+
+def fold_entry_path(output_dir: Path) -> Path:
+    """Beside the fold's run folder (which RunDir owns): the fold's entry as measured when it trained."""
+    return output_dir.with_name(output_dir.name + ".fold.json")
 
 
 def summarize(folds: list[dict]) -> dict:
@@ -120,7 +137,8 @@ def leave_one_speaker_out(recipe: str, overrides: list[str], speakers: list[str]
     for speaker in speakers:  # one at a time: each fold is sized for the whole machine
         print(f"\n=== fold: test speaker {speaker} ===", flush=True)
         folds.append(run_fold(recipe, speaker, overrides, runs_dir, data_dir))
-        print(f"=== {speaker}: WER {folds[-1]['wer']:.4f} (load average {folds[-1]['load_average']['mean']})",
+        load = folds[-1]["load_average"]
+        print(f"=== {speaker}: WER {folds[-1]['wer']:.4f} (load average {load['mean'] if load else 'unknown'})",
               flush=True)
     return {"recipe": recipe, "overrides": overrides, "speakers": speakers, "folds": folds, **summarize(folds),
             "target_mean_wer": TARGET_MEAN_WER, "cores": os.cpu_count()}
@@ -166,8 +184,8 @@ def print_table(result: dict) -> None:
                                                          if result["overrides"] else ""))
     print(f"{'test speaker':<14}{'WER':>8}{'steps':>8}{'train s':>9}{'load avg':>10}")
     for fold in result["folds"]:
-        print(f"{fold['test_speaker']:<14}{fold['wer']:>8.4f}{fold['steps']:>8}{fold['train_seconds']:>9.0f}"
-              f"{fold['load_average']['mean']:>10.2f}")
+        load = f"{fold['load_average']['mean']:>10.2f}" if fold["load_average"] else f"{'unknown':>10}"
+        print(f"{fold['test_speaker']:<14}{fold['wer']:>8.4f}{fold['steps']:>8}{fold['train_seconds']:>9.0f}{load}")
     print(f"{'mean':<14}{result['mean_wer']:>8.4f}   sd {result['sd_wer']:.4f}, range "
           f"{result['min_wer']:.4f}-{result['max_wer']:.4f} (target mean <= {result['target_mean_wer']})")
 

@@ -9,6 +9,7 @@ import pytest
 
 from runner.cli import main
 from runner.leaderboard import build
+from runner.leaderboard.metric_info import DEFAULT_TOLERANCE
 from runner.leaderboard.record import TOLERANCE_SDS, load_record, spread, write_record
 from runner.leaderboard.seeds import record_from_seeds
 from runner.specs.errors import SpecError
@@ -87,7 +88,8 @@ def test_a_record_of_folds_holds_each_voice_its_data_and_their_mean(fold_runs, c
     fingerprints = {record.data_fingerprint, *(run.data_fingerprint for run in record.seeds[1:])}
     assert len(fingerprints) == 3
     mean, sd, tolerance = spread([run.value for run in record.seeds])
-    assert record.value == mean and record.sd == sd and record.tolerance == TOLERANCE_SDS * sd
+    assert record.value == mean and record.sd == sd
+    assert record.tolerance == DEFAULT_TOLERANCE["wer"] != TOLERANCE_SDS * sd  # voices differ; not noise
     page = (board / "README.md").read_text()
     assert f"(3 folds: {SPEAKERS[0]} " in page
     assert build.check(board) == []  # every fold's command resolves to its own spec_hash
@@ -118,6 +120,10 @@ def test_a_hand_edited_fold_is_refused_on_load(fold_runs):
     assert "every fold must hold out the same keys" in refused(fold={"hparams.hidden_size": 64})
     assert "a fold appears twice" in refused(fold=record.seeds[2].fold, spec_hash=record.seeds[2].spec_hash)
     assert "must give its data_fingerprint" in refused(data_fingerprint=None)
+    # The folds' spread as tolerance: any replay of a fold would pass.
+    write_record(record.model_copy(update={"tolerance": spread([r.value for r in record.seeds])[2]}), path.parent)
+    with pytest.raises(SpecError, match="a record of folds does not take its tolerance from it"):
+        load_record(path)
 
 
 def test_folds_of_other_specs_or_a_repeated_voice_are_refused(fold_runs, capsys):

@@ -146,3 +146,18 @@ def test_a_seed_trained_at_another_commit_says_so(seed_runs, tmp_path):
     assert (record.code_commit, record.code_dirty) == (first["code_commit"], first["code_dirty"])
     assert [s.code_commit for s in record.seeds] == [None, "c" * 40, None]  # only the one that differs
     assert f"seed=4 at {'c' * 12}" in (root / "board-commits" / "README.md").read_text()
+
+
+def test_adding_the_same_spec_again_says_it_replaced_the_record(seed_runs, capsys):
+    root, data_dir, dirs, commands = seed_runs
+    argv = ["leaderboard", "add", *map(str, dirs), "--tier", "cpu", "--dir", str(root / "board-again"),
+            "--data-dir", str(data_dir), "--metric", "neg_log_perplexity", "--no-build"]
+    for command in commands:
+        argv += ["--command", command]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "recorded" in first and "replaced" not in first
+    value = load_record(first.split("recorded ")[1].split()[0].rstrip(";")).value
+    assert main(argv) == 0
+    assert f"it replaced the record of the same spec, metric and tier, whose value was {value}" in \
+        capsys.readouterr().out

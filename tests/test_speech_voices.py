@@ -148,10 +148,12 @@ def fold_spec(test_speaker: str, *overrides: str):
 
 
 def test_the_recorded_spoken_digits_spec_keeps_its_hash_with_the_new_options_at_their_defaults():
-    recorded = sorted((REPO / "leaderboard" / "records").glob("spoken_digits.wer.cpu.*.yaml"))
+    from runner.leaderboard.record import load_record
+
+    [recorded] = sorted((REPO / "leaderboard" / "records").glob("spoken_digits.wer.cpu.*.yaml"))
     experiment = api.resolve(str(REPO / "catalog" / "recipes" / "spoken_digits_cpu.yaml"), [])
     assert experiment.problem.augmentation is None and experiment.problem.synthetic_voices is None
-    assert any(experiment.spec_hash[:12] in p.name for p in recorded)
+    assert experiment.spec_hash in {run.spec_hash for run in load_record(recorded).seeds}  # its theo fold
     changed = api.resolve(str(REPO / "catalog" / "recipes" / "spoken_digits_cpu.yaml"),
                           ["problem.augmentation.volume_db=6"])
     assert changed.spec_hash != experiment.spec_hash
@@ -299,6 +301,13 @@ def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_on
     assert loso.main(common + ["--json", str(tmp_path / "b.json")]) == 0
     again = json.loads((tmp_path / "b.json").read_text())
     assert [f["wer"] for f in again["folds"]] == wers and [f["steps"] for f in again["folds"]] == [4, 4]
+    assert again["folds"] == result["folds"]  # as measured when trained: load and wall time included
+    for entry in (tmp_path / "runs").glob("*.fold.json"):  # folds finished before entries were kept
+        entry.unlink()
+    assert loso.main(common + ["--json", str(tmp_path / "b2.json")]) == 0
+    unknown = json.loads((tmp_path / "b2.json").read_text())["folds"]
+    assert [f["wer"] for f in unknown] == wers and [f["load_average"] for f in unknown] == [None, None]
+    assert "unknown" in capsys.readouterr().out  # not a read-back's load passed off as the fold's
     # a test speaker the recordings lack: one message, exit 2, before anything trains
     assert loso.main(common[:1] + ["--speakers", "nobody", "-o", f"problem.source.path={FSDD}", "--json",
                                    str(tmp_path / "c.json"), "--data-dir", str(tmp_path / "data")]) == 2

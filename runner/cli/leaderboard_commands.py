@@ -97,6 +97,7 @@ def cmd_add(args) -> int:
     from runner.leaderboard.capture import record_from_run
     from runner.specs.errors import SpecError
 
+    before = _record_values(_root(args))
     if len(args.run_dirs) > 1:
         from runner.leaderboard.seeds import record_from_seeds
 
@@ -113,7 +114,26 @@ def cmd_add(args) -> int:
                                metric=args.metric, tolerance=args.tolerance, mlflow_run_id=args.mlflow_run_id,
                                data_dir=args.data_dir, leaderboard_dir=_root(args), rebuild=not args.no_build)
     print(f"recorded {path}" + ("" if args.no_build else "; README.md and index.html rebuilt"))
+    if path.name in before:  # one file per (spec, metric, tier): say so rather than replace a result silently
+        print(f"it replaced the record of the same spec, metric and tier, whose value was {before[path.name]} "
+              "(git keeps the old file if it was committed)")
     return 0
+
+
+def _record_values(root) -> dict[str, object]:
+    """Each existing record file's name -> its value, read before `add` may replace one."""
+    from runner.leaderboard.paths import RECORDS
+    from runner.specs.errors import SpecError
+    from runner.specs.loader import load_yaml  # bounded: a hostile record costs no more than a spec
+
+    values = {}
+    for path in sorted((root / RECORDS).glob("*.yaml")):
+        try:
+            data = load_yaml(path).data
+            values[path.name] = data.get("value") if isinstance(data, dict) else "unreadable"
+        except SpecError:  # a broken file is `check`'s to report, not add's
+            values[path.name] = "unreadable"
+    return values
 
 
 def cmd_build(args) -> int:

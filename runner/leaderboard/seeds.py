@@ -11,7 +11,8 @@ same spec but for train.seed (checked here, and again on every load of the recor
 
 Folds are the same idea across data: runs that differ in a held-out key of FOLD_KEYS (each
 speaker in turn as the test voice) make a record whose value is the mean over the folds, each
-fold keeping its own held-out value and data fingerprint, and each reproduced against its own value.
+fold keeping its own held-out value and data fingerprint, and each reproduced against its own value
+within the metric's default tolerance (the folds' spread is between voices, not run-to-run noise).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 from runner.leaderboard.capture import make_record
 from runner.leaderboard.paths import RECORDS, default_leaderboard_dir, repo_root
-from runner.leaderboard.record import FOLD_KEYS, MIN_SEEDS, Record, SeedRun, spread, write_record
+from runner.leaderboard.record import (FOLD_KEYS, MIN_SEEDS, Record, SeedRun, runs_tolerance, spread,
+                                      write_record)
 from runner.specs.errors import Location, SpecError
 
 
@@ -72,8 +74,9 @@ def merge_seeds(run_dirs: list[str | Path], tier: str, commands: list[str] | Non
                      data_fingerprint=r.data_fingerprint if fold_keys and r is not first else None,
                      **_own_code(r, first))
              for _, r in runs]
-    mean, _, tolerance = spread([s.value for s in seeds])
-    return first.model_copy(update={"value": mean, "tolerance": tolerance, "seeds": seeds})
+    values = [s.value for s in seeds]
+    tolerance = runs_tolerance(first.metric, values, folds=bool(fold_keys))
+    return first.model_copy(update={"value": spread(values)[0], "tolerance": tolerance, "seeds": seeds})
 
 
 def _own_code(run: Record, first: Record) -> dict[str, Any]:
