@@ -344,11 +344,14 @@ def _verify_seeds(record: Record, experiment: Experiment, fail: Callable[[str, s
     mean = spread(values)[0]
     if record.value != mean:
         fail("value", f"{record.value!r} is not the mean of the seeds' values ({mean!r})")
-    if record.folds:
-        if record.tolerance != DEFAULT_TOLERANCE.get(record.metric):
-            fail("tolerance", f"{record.tolerance!r} is not {record.metric}'s default tolerance "
-                              f"({DEFAULT_TOLERANCE.get(record.metric)!r}): the spread of folds is between held-out "
-                              "data, not run-to-run noise, so a record of folds does not take its tolerance from it")
-    elif record.tolerance != spread(values)[2]:
-        fail("tolerance", f"{record.tolerance!r} is not {TOLERANCE_SDS:g} x the seeds' standard deviation "
-                          f"({spread(values)[2]!r}): a multi-seed record's tolerance comes from its spread")
+    try:
+        tolerance = runs_tolerance(record.metric, values, record.folds)
+    except SpecError as exc:
+        fail("tolerance", exc.items[0][2])
+        return
+    if record.tolerance != tolerance:
+        why = (f"{record.metric}'s default tolerance: the spread of folds is between held-out data, not run-to-run "
+               "noise, so a record of folds does not take its tolerance from it" if record.folds else
+               f"{TOLERANCE_SDS:g} x the seeds' standard deviation: a multi-seed record's tolerance comes from its "
+               "spread")
+        fail("tolerance", f"{record.tolerance!r} is not {tolerance!r}, {why}")
