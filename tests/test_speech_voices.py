@@ -129,14 +129,13 @@ def test_augmentation_is_deterministic_under_a_seed_and_differs_across_seeds():
     options = VoiceAugmentation(speed=0.1, pitch_semitones=2.0, volume_db=6.0, noise_snr_db=(10.0, 30.0),
                                 reverb_rt60_s=(0.1, 0.5))
     x = take()
-    torch.manual_seed(7)
-    first = va.augment(x, options, RATE)
-    torch.manual_seed(7)
-    again = va.augment(x, options, RATE)
-    torch.manual_seed(8)
-    other = va.augment(x, options, RATE)
+    before = torch.get_rng_state()
+    first = va.augment(x, options, RATE, torch.Generator().manual_seed(7))
+    again = va.augment(x, options, RATE, torch.Generator().manual_seed(7))
+    other = va.augment(x, options, RATE, torch.Generator().manual_seed(8))
     assert torch.equal(first, again)
     assert first.numel() != other.numel() or not torch.equal(first, other)
+    assert torch.equal(torch.get_rng_state(), before)  # a given generator leaves torch's global RNG alone
 
 
 # ----------------------------------------------------------------------------- problem options
@@ -174,11 +173,10 @@ def test_training_batches_are_augmented_and_eval_batches_are_not(tmp_path):
     data = speech.build(experiment.problem, tmp_path)
     plain = speech.build(fold_spec("theo").problem, tmp_path)  # the same cache: augmentation is not in it
     assert data.folder == plain.folder
+    assert data.collate_ahead and not plain.collate_ahead
     examples = [data.split("train")[i] for i in range(4)]
-    torch.manual_seed(3)
-    a = data.collate(examples)
-    torch.manual_seed(3)
-    b = data.collate(examples)
+    a = data.collate(examples, rng=torch.Generator().manual_seed(3))
+    b = data.collate(examples, rng=torch.Generator().manual_seed(3))
     assert torch.equal(a["inputs"], b["inputs"]) and torch.equal(a["targets"], b["targets"])
     unchanged = plain.collate([plain.split("train")[i] for i in range(4)])
     assert not torch.equal(a["input_lengths"], unchanged["input_lengths"])  # speed changed the lengths
@@ -202,8 +200,7 @@ def test_batches_are_planned_on_the_longest_a_slowed_utterance_can_be(tmp_path):
                        torch.from_numpy(plain.split("eval").frame_lengths))  # eval is never augmented
     examples = [data.split("train")[i] for i in range(8)]
     for seed in range(20):
-        torch.manual_seed(seed)
-        frames = data.collate(examples)["input_lengths"].numpy()
+        frames = data.collate(examples, rng=torch.Generator().manual_seed(seed))["input_lengths"].numpy()
         assert (frames <= planned[:8]).all()
 
 
@@ -227,6 +224,51 @@ def test_a_run_with_augmentation_resumes_bit_identically(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     losses = [{r["step"]: r["train_loss"] for r in rows(out) if "train_loss" in r} for out in (straight, crashed)]
     assert losses[0] == losses[1] and len(losses[0]) == 4
+
+
+def _augmented_steps(data, steps: int, rank: int = 0, world: int = 1, thread: bool = True):
+    from runner.training.step_batches import StepBatches
+    from runner.training.stream import BatchStream
+
+    collator = StepBatches(data, BatchStream(data, 400, 0, seed=5), seed=5, rank=rank, world=world,
+                           accumulation=1, thread=thread)
+    try:
+        return [collator.next_step() for _ in range(steps)]
+    finally:
+        collator.close()
+
+
+def test_collating_a_step_ahead_on_a_thread_draws_exactly_what_the_training_thread_would(tmp_path):
+    """The loop collates augmented speech one step ahead on a second thread (step_batches.py): every
+    micro-batch draws from a generator fixed by its place in the stream, so the tensors are the same
+    as collating each step when it comes, across an epoch boundary, and torch's global RNG (dropout's)
+    is never touched."""
+    experiment = fold_spec("theo", "problem.augmentation.speed=0.1", "problem.augmentation.noise_snr_db=[10,30]",
+                           "problem.augmentation.volume_db=6")
+    data = speech.build(experiment.problem, tmp_path)
+    epoch_length = len(data.batch_plan("train", 400, 0, 5, 0, True))
+    steps = epoch_length + 3
+    before = torch.get_rng_state()
+    ahead = _augmented_steps(data, steps, thread=True)
+    assert torch.equal(torch.get_rng_state(), before)
+    inline = _augmented_steps(data, steps, thread=False)
+    for (indices_a, a), (indices_b, b) in zip(ahead, inline):
+        assert indices_a == indices_b and a.keys() == b.keys() == {0}
+        assert all(torch.equal(a[0][k], b[0][k]) for k in a[0])
+    # the same utterances in the next epoch are drawn afresh, not replayed
+    first = {tuple(i[0]): batch[0]["inputs"] for i, batch in ahead[:epoch_length]}
+    again = [(tuple(i[0]), batch[0]["inputs"]) for i, batch in ahead[epoch_length:]]
+    assert any(key in first and not (first[key].shape == x.shape and torch.equal(first[key], x)) for key, x in again)
+
+
+def test_with_several_workers_each_collates_the_whole_step_alike(tmp_path):
+    """Each worker counts the whole step's target tokens, so it collates the other workers'
+    micro-batches too: with per-place draws they are the tensors those workers train on."""
+    data = speech.build(fold_spec("theo", "problem.augmentation.speed=0.1").problem, tmp_path)
+    rank0, rank1 = (_augmented_steps(data, 3, rank=r, world=2) for r in (0, 1))
+    for (_, a), (_, b) in zip(rank0, rank1):
+        assert a.keys() == b.keys() == {0, 1}
+        assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
 
 
 # ----------------------------------------------------------------------------- synthetic voices

@@ -40,6 +40,10 @@ class ProblemData(abc.ABC):
 
     info: DataInfo
     fingerprint: str  # the cache key; equal fingerprints mean identical encoded data
+    # True: collate(examples, rng=...) draws its training augmentation from `rng` only (a generator
+    # the loop seeds per micro-batch), never from torch's global RNG, and costs enough that the
+    # loop collates each step one step ahead on a second thread (runner/training/step_batches.py).
+    collate_ahead: bool = False
 
     @abc.abstractmethod
     def split(self, name: str) -> Sequence[Any]:

@@ -231,18 +231,25 @@ class SpeechData(ProblemData):
                      plan.dropped, len(data), split, batch_size)
         return plan.batches
 
-    def collate(self, examples: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
+    @property
+    def collate_ahead(self) -> bool:
+        """Voice augmentation is the costly part of a step: collate it a step ahead (base.py)."""
+        a = self.spec.augmentation
+        return a is not None and a.enabled
+
+    def collate(self, examples: Sequence[dict[str, np.ndarray]], rng=None) -> dict[str, Any]:
         """{"inputs": float [B, T, num_mel_bins] log-mel, "input_lengths": [B] frames,
         "targets": long [B, L] ids + EOS, padded with 0}. Training examples of a problem with
-        `augmentation` are first changed as it says (voice_augment.py), drawing from torch's global
-        RNG, which the training loop seeds and checkpoints: a resumed run draws what an unbroken one would."""
+        `augmentation` are first changed as it says (voice_augment.py), drawing from `rng`, the
+        generator the training loop gives each micro-batch from its place in the stream, so a
+        resumed run draws what an unbroken one would (None: torch's global RNG)."""
         import torch
 
         waves = [torch.from_numpy(ex["audio"] / 32768.0) for ex in examples]
         if examples and examples[0].get("augment"):
             from runner.problems.voice_augment import augment
 
-            waves = [augment(wave, self.spec.augmentation, self.spec.sample_rate) for wave in waves]
+            waves = [augment(wave, self.spec.augmentation, self.spec.sample_rate, rng) for wave in waves]
         return self._batch(waves, examples)
 
     def _batch(self, waves: list, examples: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:

@@ -12,9 +12,11 @@ said, so a model trained on three voices hears many more:
 - `reverberate`: convolution with a synthetic room response: a direct path plus exponentially
   decaying noise that reaches -60 dB after RT60 seconds, energy-normalised; the length is kept.
 
-`augment(samples, options, sample_rate)` applies the enabled ones (VoiceAugmentation) to one
-utterance. Every random draw uses torch's global RNG (no generator), which the training loop
-seeds per worker and saves in checkpoints: a resumed run draws exactly what an unbroken one would.
+`augment(samples, options, sample_rate, generator)` applies the enabled ones (VoiceAugmentation)
+to one utterance. Every random draw comes from `generator`: the training loop gives each
+micro-batch one seeded by its place in the data stream (runner/training/stream.py), so a resumed
+run draws exactly what an unbroken one would, and the draw does not depend on which thread
+collates the batch. No generator means torch's global RNG.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def _fast_size(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-def _uniform(low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand(()))
+def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
 
 
 def speed(samples: torch.Tensor, factor: float) -> torch.Tensor:
@@ -88,12 +90,13 @@ def gain(samples: torch.Tensor, db: float) -> torch.Tensor:
     return samples * (10.0 ** (db / 20.0))
 
 
-def add_noise(samples: torch.Tensor, snr_db: float, slope: float) -> torch.Tensor:
+def add_noise(samples: torch.Tensor, snr_db: float, slope: float,
+              generator: torch.Generator | None = None) -> torch.Tensor:
     """Add noise with power spectrum ~ 1/f^slope (0 white, 1 pink, 2 brown) at `snr_db` dB
     below the utterance's mean power."""
     n = samples.numel()
     size = _fast_size(n)
-    white = torch.fft.rfft(torch.randn(size, dtype=samples.dtype))
+    white = torch.fft.rfft(torch.randn(size, dtype=samples.dtype, generator=generator))
     freqs = torch.arange(white.numel(), dtype=samples.dtype).clamp(min=1.0)
     noise = torch.fft.irfft(white / freqs ** (slope / 2.0), size)[:n]
     signal_power = samples.square().mean()
@@ -102,12 +105,12 @@ def add_noise(samples: torch.Tensor, snr_db: float, slope: float) -> torch.Tenso
     return samples + noise * scale
 
 
-def room_response(rt60_s: float, sample_rate: int) -> torch.Tensor:
+def room_response(rt60_s: float, sample_rate: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """A synthetic impulse response: 1 (the direct path), then Gaussian noise decaying by 60 dB over
     rt60_s, the whole normalised to unit energy."""
     length = max(2, int(rt60_s * sample_rate))
     t = torch.arange(length, dtype=torch.float32) / sample_rate
-    tail = torch.randn(length) * torch.exp(-6.907755 * t / rt60_s) * 0.3  # ln(1000): -60 dB at rt60
+    tail = torch.randn(length, generator=generator) * torch.exp(-6.907755 * t / rt60_s) * 0.3  # ln(1000): -60 dB at rt60
     tail[0] = 1.0
     return tail / tail.square().sum().sqrt()
 
@@ -120,30 +123,34 @@ def reverberate(samples: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
     return out[:n]
 
 
-def augment(samples: torch.Tensor, options, sample_rate: int) -> torch.Tensor:
+def augment(samples: torch.Tensor, options, sample_rate: int,
+            generator: torch.Generator | None = None) -> torch.Tensor:
     """One training utterance (float [n]) changed as `options` (a VoiceAugmentation) says, in a fixed
     order: speed, pitch, reverberation, noise, volume. Each enabled change applies with probability
-    options.probability. The same RNG state gives the same result, draw for draw."""
+    options.probability. The same generator state gives the same result, draw for draw."""
 
     def coin() -> bool:
-        return float(torch.rand(())) < options.probability
+        return float(torch.rand((), generator=generator)) < options.probability
+
+    def uniform(low: float, high: float) -> float:
+        return _uniform(low, high, generator)
 
     x = samples
     if options.speed:
-        apply, factor = coin(), _uniform(1.0 - options.speed, 1.0 + options.speed)
+        apply, factor = coin(), uniform(1.0 - options.speed, 1.0 + options.speed)
         x = speed(x, factor) if apply else x
     if options.pitch_semitones:
-        apply, semitones = coin(), _uniform(-options.pitch_semitones, options.pitch_semitones)
+        apply, semitones = coin(), uniform(-options.pitch_semitones, options.pitch_semitones)
         x = pitch_shift(x, semitones) if apply else x
     if options.reverb_rt60_s is not None:
-        apply, rt60 = coin(), _uniform(*options.reverb_rt60_s)
+        apply, rt60 = coin(), uniform(*options.reverb_rt60_s)
         if apply:
-            x = reverberate(x, room_response(rt60, sample_rate))
+            x = reverberate(x, room_response(rt60, sample_rate, generator))
     if options.noise_snr_db is not None:
-        apply, snr, slope = coin(), _uniform(*options.noise_snr_db), _uniform(0.0, 2.0)
+        apply, snr, slope = coin(), uniform(*options.noise_snr_db), uniform(0.0, 2.0)
         if apply:
-            x = add_noise(x, snr, slope)
+            x = add_noise(x, snr, slope, generator)
     if options.volume_db:
-        apply, db = coin(), _uniform(-options.volume_db, options.volume_db)
+        apply, db = coin(), uniform(-options.volume_db, options.volume_db)
         x = gain(x, db) if apply else x
     return x

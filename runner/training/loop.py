@@ -46,7 +46,8 @@ from runner.training.evaluate import evaluate_test_split, teacher_forced_stats
 from runner.training.loss import smoothed_loss_sum
 from runner.training.optim import build_optimizer
 from runner.training.schedules import build_scheduler, learning_rate_fn
-from runner.training.stream import BatchStream, collate, global_target_tokens
+from runner.training.step_batches import StepBatches
+from runner.training.stream import BatchStream, global_target_tokens
 from runner.training.precision import Precision, compiled, to_device
 from runner.training.threads import pin_threads
 
@@ -134,6 +135,8 @@ class _Run:
         self.precision = Precision(getattr(self.tr, "precision", "auto"), self.device)  # tests may pass a namespace
         self.step, position = self._resume()
         self.stream = BatchStream(data, self.hp.batch_size, self.hp.max_length, self.tr.seed, position)
+        self.batches = StepBatches(data, self.stream, self.tr.seed, self.rank, self.world,
+                                   self.tr.gradient_accumulation_steps)
         self.ddp = _distributed(self.world)
         self.trained = (
             DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -190,9 +193,8 @@ class _Run:
     def train_step(self) -> None:
         started = time.perf_counter()
         accumulation = self.tr.gradient_accumulation_steps
-        step_batches = self.stream.take(self.world * accumulation)
+        step_batches, mine = self.batches.next_step()
         positions = list(range(self.rank, len(step_batches), self.world))  # i % world_size == rank
-        mine = {i: collate(self.data, "train", step_batches[i]) for i in positions}
         labels_of = getattr(self.model, "training_targets", None)  # e.g. T2T's prepend loss over the whole sequence
         tokens = global_target_tokens(self.data, step_batches, mine, self.pad_id, labels_of)
         if tokens == 0:
@@ -357,9 +359,12 @@ def train(experiment: Experiment, data: ProblemData, session: Session,
     replay = getattr(experiment, "replay_steps", None)
     if replay:  # the step a time-budgeted run of this spec reached, trained with the budget off
         deadline, last_step = None, replay
-    while run.step < last_step and not _out_of_time(deadline, run.world, device):
-        run.train_step()
-        run.after_step()
+    try:
+        while run.step < last_step and not _out_of_time(deadline, run.world, device):
+            run.train_step()
+            run.after_step()
+    finally:
+        run.batches.close()
     run.finish_training()
 
     test_values, signatures, decoded = evaluate_test_split(experiment, run.model, data, session, metric_names)

@@ -2,7 +2,10 @@
 
 The stream walks `data.batch_plan("train", ..., epoch=e, shuffle=True)` for e = 0, 1, 2, ...
 Its position (epoch, index of the next micro-batch) is all a checkpoint needs to resume the
-data order exactly: the plan for an epoch is a pure function of its arguments.
+data order exactly: the plan for an epoch is a pure function of its arguments. A training
+micro-batch's random augmentation draws from `draw_generator(seed, place)`, a function of its
+place in the stream alone: a resumed run, another worker collating it to count its tokens, and a
+thread collating it a step ahead (step_batches.py) all draw the same.
 
 A global step takes `world_size * accumulation` consecutive micro-batches; micro-batch i goes to
 worker i % world_size. Every worker can count the target tokens of the whole step from the plan
@@ -13,6 +16,7 @@ the same gradient.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -49,17 +53,30 @@ class BatchStream:
             self._plan_epoch, self._plan = epoch, [list(b) for b in plan]
         return self._plan
 
-    def take(self, n: int) -> list[list[int]]:
-        """The next `n` micro-batches; crosses into the next epoch when one runs out."""
-        out = []
+    def _walk(self, n: int) -> tuple[list[tuple[DataPosition, list[int]]], DataPosition]:
+        """The next `n` (place, micro-batch) pairs and the position after them; moves nothing."""
+        out, position = [], self.position
         while len(out) < n:
-            plan = self._plan_for(self.position.epoch)
-            if self.position.index >= len(plan):
-                self.position = DataPosition(self.position.epoch + 1, 0)
+            plan = self._plan_for(position.epoch)
+            if position.index >= len(plan):
+                position = DataPosition(position.epoch + 1, 0)
                 continue
-            out.append(plan[self.position.index])
-            self.position = DataPosition(self.position.epoch, self.position.index + 1)
+            out.append((position, plan[position.index]))
+            position = DataPosition(position.epoch, position.index + 1)
+        return out, position
+
+    def take_placed(self, n: int) -> list[tuple[DataPosition, list[int]]]:
+        """The next `n` micro-batches with their places; crosses into the next epoch when one runs out."""
+        out, self.position = self._walk(n)
         return out
+
+    def peek_placed(self, n: int) -> list[tuple[DataPosition, list[int]]]:
+        """What `take_placed(n)` would return, leaving the position where it is."""
+        return self._walk(n)[0]
+
+    def take(self, n: int) -> list[list[int]]:
+        """The next `n` micro-batches (example indices)."""
+        return [indices for _, indices in self.take_placed(n)]
 
 
 def worker_share(step_batches: list[list[int]], rank: int, world_size: int) -> list[list[int]]:
@@ -67,9 +84,21 @@ def worker_share(step_batches: list[list[int]], rank: int, world_size: int) -> l
     return step_batches[rank::world_size]
 
 
-def collate(data: Any, split: str, indices: list[int]) -> dict[str, torch.Tensor]:
+def draw_generator(seed: int, place: DataPosition) -> torch.Generator:
+    """The random source of the training micro-batch at `place`, seeded by (seed, epoch, index)
+    through a hash, so neighbouring places get unrelated streams."""
+    key = hashlib.blake2b(f"{seed}/{place.epoch}/{place.index}".encode(), digest_size=8).digest()
+    generator = torch.Generator()
+    generator.manual_seed(int.from_bytes(key, "little") >> 1)  # manual_seed takes a signed 64-bit value
+    return generator
+
+
+def collate(data: Any, split: str, indices: list[int], rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The examples `indices` of `split` as tensors; `rng` is where training augmentation draws from."""
     examples = data.split(split)
-    return data.collate([examples[i] for i in indices])
+    if rng is None:
+        return data.collate([examples[i] for i in indices])
+    return data.collate([examples[i] for i in indices], rng=rng)
 
 
 def global_target_tokens(
