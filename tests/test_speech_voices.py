@@ -375,7 +375,15 @@ def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_t
     assert (baseline["variant"], speed["variant"]) == ("baseline", "speed")
     assert set(speed["per_speaker_wer"]) == {"theo", "nicolas"}
     assert speed["change_vs_baseline"] == pytest.approx(speed["mean_wer"] - baseline["mean_wer"])
-    assert speed["keep"] == (speed["mean_wer"] < baseline["mean_wer"])
+    assert speed["keep"] == (speed["mean_wer"] < baseline["mean_wer"] - 0.02) and result["keep_margin"] == 0.02
+    better = sum(speed["per_speaker_wer"][s] < baseline["per_speaker_wer"][s] for s in ("theo", "nicolas"))
+    assert speed["folds_better"] == better
+    rows = {"baseline": {"mean_wer": 0.30, "per_speaker_wer": {"a": 0.4, "b": 0.2}},
+            "slightly": {"mean_wer": 0.29, "per_speaker_wer": {"a": 0.1, "b": 0.48}},
+            "clearly": {"mean_wer": 0.20, "per_speaker_wer": {"a": 0.3, "b": 0.1}}}
+    judged = {r["variant"]: r for r in ablation.judge(rows, ["a", "b"])}
+    assert not judged["slightly"]["keep"] and judged["slightly"]["folds_better"] == 1  # within noise: not kept
+    assert judged["clearly"]["keep"] and judged["clearly"]["folds_better"] == 2
     assert ablation.main(argv) == 2 and "never overwritten" in capsys.readouterr().err
     assert ablation.main(["--quick", "--variants", "baseline,louder"]) == 2
     assert "unknown variant(s) ['louder']" in capsys.readouterr().err
