@@ -9,8 +9,8 @@ scored by the leave-one-speaker-out mean WER (benchmarks/figures_speech_loso.py)
 A change earns its place in the recipe only if its LOSO mean is lower than the baseline's by more
 than the leaderboard's WER tolerance (0.02, the run-to-run difference a reproduction may show):
 the table says which did (`keep`), and in how many folds the change helped. A smaller fall is
-noise: one fold trained again with other augmentation draws moved by 4 WER points (issue 16). Nothing here edits the recipe: the person who reads the table does,
-and then measures the combination with figures_speech_loso.py. Variants run one after another and
+noise: one fold trained again with other augmentation draws moved by 4 WER points (issue 16).
+Nothing here edits the recipe: the person who reads the table does, and then measures the combination with figures_speech_loso.py. Variants run one after another and
 their folds' run folders are kept under --runs-dir, so an interrupted ablation resumes where it
 stopped (finished folds are read back). The result goes once, complete, to
 benchmarks/results/speech_ablation.json (never overwritten).

@@ -35,10 +35,6 @@ def _fast_size(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
-    return low + (high - low) * float(torch.rand((), generator=generator))
-
-
 def speed(samples: torch.Tensor, factor: float) -> torch.Tensor:
     """Play `factor` times faster by linear-interpolation resampling: ceil((n - 1) / factor) samples."""
     if factor == 1.0 or samples.numel() < 2:
@@ -133,7 +129,7 @@ def augment(samples: torch.Tensor, options, sample_rate: int,
         return float(torch.rand((), generator=generator)) < options.probability
 
     def uniform(low: float, high: float) -> float:
-        return _uniform(low, high, generator)
+        return low + (high - low) * float(torch.rand((), generator=generator))
 
     x = samples
     if options.speed:
