@@ -28,6 +28,7 @@ from benchmarks.results import RESULTS_DIR, Result, now_iso, results_table, writ
 BENCHMARKS = {
     "cli_startup": "benchmarks.cli_startup",
     "padding": "benchmarks.padding",
+    "speech_augment": "benchmarks.speech_augment",
     "datagen": "benchmarks.datagen",
     "throughput": "benchmarks.throughput",
     "gpu_mfu": "benchmarks.gpu_mfu",

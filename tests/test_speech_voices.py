@@ -188,6 +188,17 @@ def test_training_batches_are_augmented_and_eval_batches_are_not(tmp_path):
     assert not any(data.split("test")[i]["augment"] for i in range(2))
 
 
+def test_plain_batches_are_the_features_of_float64_waveforms_bit_for_bit(tmp_path):
+    """Waveforms are float32 from the start (augmentation's FFTs run twice as fast): int16 / 2^15 is
+    exact in float32, so a batch without augmentation is the one float64 waveforms gave, bit for bit,
+    and the records trained on such batches still reproduce."""
+    data = speech.build(fold_spec("theo").problem, tmp_path)
+    examples = [data.split("train")[i] for i in range(6)]
+    as_float64 = data._batch([torch.from_numpy(ex["audio"] / 32768.0) for ex in examples], examples)
+    batch = data.collate(examples)
+    assert all(torch.equal(batch[k], as_float64[k]) for k in ("inputs", "input_lengths", "targets"))
+
+
 def test_batches_are_planned_on_the_longest_a_slowed_utterance_can_be(tmp_path):
     """Speed augmentation lengthens an utterance by up to 1/(1 - speed): the batch plan counts that,
     so no augmented batch is longer than its frame budget says (nor an utterance than max_length)."""

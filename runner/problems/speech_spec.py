@@ -108,8 +108,9 @@ class VoiceAugmentation(Spec):
     """Train-time changes of the waveform that make a new voice or room (runner/problems/voice_augment.py).
 
     Applied to training batches only, before features are computed, each enabled change to an
-    utterance with probability `probability`; the draws come from torch's global RNG, which the
-    training loop seeds and checkpoints, so a resumed run draws exactly what an unbroken one would.
+    utterance with probability `probability`; the draws come from a generator seeded by the
+    micro-batch's place in the data stream (runner/training/stream.py), so a resumed run draws
+    exactly what an unbroken one would, on whichever thread collates the batch.
     Every change is off at its default; eval and test audio are never changed.
     """
 

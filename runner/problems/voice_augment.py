@@ -7,7 +7,7 @@ said, so a model trained on three voices hears many more:
 - `pitch_shift`: a phase-vocoder time stretch by 2^(n/12), then resampling back to the
   original length: the pitch moves by n semitones, the timing and the loudness stay.
 - `gain`: a volume change in dB.
-- `add_noise`: noise made here (white noise given a random spectral slope, white to brown)
+- `add_noise`: noise made here (a Gaussian spectrum given a random slope, white to brown)
   scaled to a target signal-to-noise ratio over the utterance; no noise files are needed.
 - `reverberate`: convolution with a synthetic room response: a direct path plus exponentially
   decaying noise that reaches -60 dB after RT60 seconds, energy-normalised; the length is kept.
@@ -55,13 +55,15 @@ def time_stretch(samples: torch.Tensor, rate: float, length: int) -> torch.Tenso
     spectrum = torch.nn.functional.pad(spectrum, (0, 2))
     left = steps.floor().long()
     frac = (steps - left).to(samples.dtype)[None, :]
-    a, b = spectrum[:, left], spectrum[:, left + 1]
-    magnitude = (1 - frac) * a.abs() + frac * b.abs()
+    # Magnitude and phase once per frame, then gathered: each frame is read twice (as the left and
+    # the right neighbour of a step), and abs/angle are half the vocoder's cost.
+    magnitudes, phases = spectrum.abs(), spectrum.angle()
+    magnitude = (1 - frac) * magnitudes[:, left] + frac * magnitudes[:, left + 1]
     expected = torch.linspace(0, math.pi * _PV_HOP, bins, dtype=samples.dtype)[:, None]  # per-hop phase advance
-    delta = b.angle() - a.angle() - expected
+    delta = phases[:, left + 1] - phases[:, left] - expected
     delta = delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
     advance = delta + expected
-    phase = torch.cat([spectrum[:, :1].angle(), advance[:, :-1]], dim=1).cumsum(dim=1)
+    phase = torch.cat([phases[:, :1], advance[:, :-1]], dim=1).cumsum(dim=1)
     stretched = torch.polar(magnitude, phase)
     out = torch.istft(stretched, _PV_FFT, _PV_HOP, window=window, length=max(length, 1))
     return out[:length]
@@ -92,7 +94,10 @@ def add_noise(samples: torch.Tensor, snr_db: float, slope: float,
     below the utterance's mean power."""
     n = samples.numel()
     size = _fast_size(n)
-    white = torch.fft.rfft(torch.randn(size, dtype=samples.dtype, generator=generator))
+    # White Gaussian noise drawn straight in the frequency domain (an independent complex Gaussian per
+    # bin), which is what the FFT of white time-domain noise is: one transform fewer per utterance.
+    complex_dtype = torch.complex128 if samples.dtype == torch.float64 else torch.complex64
+    white = torch.randn(size // 2 + 1, dtype=complex_dtype, generator=generator)
     freqs = torch.arange(white.numel(), dtype=samples.dtype).clamp(min=1.0)
     noise = torch.fft.irfft(white / freqs ** (slope / 2.0), size)[:n]
     signal_power = samples.square().mean()
