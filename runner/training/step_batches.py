@@ -1,9 +1,10 @@
 """The collated micro-batches of each training step, made one step ahead where collation is heavy.
 
-Speech with voice augmentation (runner/problems/voice_augment.py) spends more time changing
-waveforms than the model spends training on them: on 1 training thread, the `all` options cut a
-20-minute fold from ~11,800 steps to ~5,100. A problem whose data sets `collate_ahead` has its
-next step's micro-batches collated on a second thread while this step trains.
+Speech with voice augmentation (runner/problems/voice_augment.py) spends almost as long changing
+waveforms as the model spends training on them: ~78 ms to collate a micro-batch with every option
+on, against ~98 ms a training step on 1 thread (benchmarks/speech_augment.py). A problem whose data
+sets `collate_ahead` has its next step's micro-batches collated on a second thread while this step
+trains, so the augmentation costs the loop no steps.
 
 That changes no number: such data draws its augmentation only from the `rng` it is given, and
 the stream gives each micro-batch `draw_generator(seed, place)`, fixed by its place in the
