@@ -9,7 +9,8 @@ Fold k trains the recipe with `-o problem.test_speakers=[SPEAKER_k]` (plus any -
 eval split, on which the recipe's choices may be made, is the three training speakers' held-out
 takes; the test speaker's recordings are only ever decoded once, at the end. Folds run one at a
 time, in this process (the loop `runner run` drives in Ray), each in its own run folder under
---runs-dir named like `runner run`'s, so an interrupted figure resumes. Each fold's entry holds the
+--runs-dir named like `runner run`'s, so an interrupted figure resumes, and each tracked in MLflow
+as `runner run` tracks (the spec's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db). Each fold's entry holds the
 `runner run` command that remakes it and the 1-minute load average sampled during it (a fold
 measured under load is not a figure); it is kept beside the run folder (RUN_FOLDER.fold.json), so
 a finished fold is read back as it was measured, not re-run (the ablation reuses baseline folds).
@@ -96,8 +97,9 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
     finished_before = RunDir(output_dir).final_metrics() is not None  # made by an older version of this script
     threads = use_recipe_threads(experiment)
     started = time.perf_counter()
-    with LoadSampler() as load:
-        final = api.train(experiment, str(output_dir), data_dir, verbose=True)
+    with LoadSampler() as load:  # tracked in MLflow as `runner run` tracks (tracking.uri, else ./mlflow.db)
+        final = api.train(experiment, str(output_dir), data_dir, verbose=True, track=True)
+    tracked = output_dir / RunDir.MLFLOW_RUN
     entry = {
         "test_speaker": speaker,
         "wer": final["wer"],
@@ -111,6 +113,7 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
         "command": run_command(recipe, spelled, str(output_dir)),
         "load_average": load.summary(),
         "torch_threads": threads,
+        "mlflow_run_id": json.loads(tracked.read_text(encoding="utf-8"))["run_id"] if tracked.exists() else None,
     }
     if finished_before:  # nothing was timed here: say so rather than report a read-back's load
         return {**entry, "wall_seconds": None, "load_average": None}

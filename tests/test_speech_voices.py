@@ -332,11 +332,15 @@ def test_bad_synthetic_voice_options_are_refused():
 
 # ----------------------------------------------------------------------------- the LOSO figure
 
-def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_ones(tmp_path, capsys):
+def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_ones(tmp_path, capsys, monkeypatch):
     import json
+
+    import mlflow
 
     from benchmarks import figures_speech_loso as loso
 
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     common = ["--quick", "--speakers", "theo,nicolas", "-o", f"problem.source.path={FSDD}",
               "--runs-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data")]
     assert loso.main(common + ["--json", str(tmp_path / "a.json")]) == 0
@@ -346,6 +350,8 @@ def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_on
         assert f"problem.test_speakers=[{fold['test_speaker']}]" in fold["command"]
         assert fold["command"].startswith("OMP_NUM_THREADS=1 runner run catalog/recipes/spoken_digits_cpu_ci.yaml")
         assert fold["load_average"]["samples"] >= 2 and 0 <= fold["wer"]
+        tracked = mlflow.MlflowClient(store).get_run(fold["mlflow_run_id"])  # each fold tracked as `runner run` is
+        assert tracked.info.status == "FINISHED" and tracked.data.metrics["wer"] == fold["wer"]
     wers = [f["wer"] for f in result["folds"]]
     assert result["mean_wer"] == pytest.approx(sum(wers) / 2) and result["per_speaker_wer"]["theo"] == wers[0]
     # a finished result is never overwritten; finished folds are read back, not trained again
@@ -367,8 +373,10 @@ def test_the_leave_one_speaker_out_figure_runs_each_fold_and_resumes_finished_on
     assert "nobody" in capsys.readouterr().err and not (tmp_path / "c.json").exists()
 
 
-def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_to_keep(tmp_path, capsys):
+def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_to_keep(tmp_path, capsys, monkeypatch):
     import json
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
     from benchmarks import figures_speech_ablation as ablation
 
