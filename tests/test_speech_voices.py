@@ -381,7 +381,8 @@ def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_t
     from benchmarks import figures_speech_ablation as ablation
 
     assert ablation.VARIANTS["all"] == [o for name, options in ablation.VARIANTS.items()
-                                        if name not in ("baseline", "all") for o in options]
+                                        if name not in ("baseline", "all", *ablation.NOISE_VARIANTS) for o in options]
+    assert "train.seed=2" not in ablation.VARIANTS["all"]  # a seed is not an option to combine
     quick_all = ablation.variant_overrides("all", quick=True)
     assert ablation.QUICK_SYNTHETIC in quick_all and "problem.synthetic_voices.utterances=2000" not in quick_all
     out = tmp_path / "ablation.json"
@@ -399,8 +400,10 @@ def test_the_ablation_runs_each_variant_by_leave_one_speaker_out_and_says_what_t
     assert speed["folds_better"] == better
     rows = {"baseline": {"mean_wer": 0.30, "per_speaker_wer": {"a": 0.4, "b": 0.2}},
             "slightly": {"mean_wer": 0.29, "per_speaker_wer": {"a": 0.1, "b": 0.48}},
-            "clearly": {"mean_wer": 0.20, "per_speaker_wer": {"a": 0.3, "b": 0.1}}}
+            "clearly": {"mean_wer": 0.20, "per_speaker_wer": {"a": 0.3, "b": 0.1}},
+            "seed2": {"mean_wer": 0.25, "per_speaker_wer": {"a": 0.3, "b": 0.2}}}
     judged = {r["variant"]: r for r in ablation.judge(rows, ["a", "b"])}
+    assert judged["seed2"]["keep"] is None and judged["seed2"]["change_vs_baseline"] == pytest.approx(-0.05)
     assert not judged["slightly"]["keep"] and judged["slightly"]["folds_better"] == 1  # within noise: not kept
     assert judged["clearly"]["keep"] and judged["clearly"]["folds_better"] == 2
     assert ablation.main(argv) == 2 and "never overwritten" in capsys.readouterr().err
