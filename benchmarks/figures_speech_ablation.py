@@ -110,7 +110,6 @@ def _verdict(keep: bool | None) -> str:
     return "(seed noise: the recipe again)" if keep is None else "yes" if keep else "no"
 
 
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

@@ -10,10 +10,11 @@ eval split, on which the recipe's choices may be made, is the three training spe
 takes; the test speaker's recordings are only ever decoded once, at the end. Folds run one at a
 time, in this process (the loop `runner run` drives in Ray), each in its own run folder under
 --runs-dir named like `runner run`'s, so an interrupted figure resumes, and each tracked in MLflow
-as `runner run` tracks (the spec's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db). Each fold's entry holds the
-`runner run` command that remakes it and the 1-minute load average sampled during it (a fold
-measured under load is not a figure); it is kept beside the run folder (RUN_FOLDER.fold.json), so
-a finished fold is read back as it was measured, not re-run (the ablation reuses baseline folds).
+as `runner run` tracks (the spec's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db).
+Each fold's entry holds the `runner run` command that remakes it, its MLflow run id and the
+1-minute load average sampled during it (a fold measured under load is not a figure); it is kept
+beside the run folder (RUN_FOLDER.fold.json), so a finished fold is read back as it was measured,
+not re-run (the ablation reuses baseline folds).
 
 The result is written once, complete, to benchmarks/results/speech_loso[_LABEL].json; an
 existing result file is never overwritten (pass another --label or --json).
