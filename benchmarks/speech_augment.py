@@ -70,12 +70,12 @@ def run(quick: bool = False) -> Result:
 
     from runner.training.threads import pin_threads
 
-    steps, rounds, warmup = (3, 1, 1) if quick else (60, 3, 5)
+    steps, rounds, warmup, collated = (3, 1, 1, 5) if quick else (60, 3, 5, 40)
     experiments = {"plain": _experiment([]), "augmented": _experiment(AUGMENTED)}
     threads = pin_threads(experiments["plain"])
     with tempfile.TemporaryDirectory(prefix="speech-augment-bench-") as tmp:
         runs = {side: _loop(e, f"{tmp}/{side}") for side, e in experiments.items()}
-        collate_ms = {side: _collate_ms(r, 5 if quick else 40) for side, r in runs.items()}
+        collate_ms = {side: _collate_ms(r, collated) for side, r in runs.items()}
         try:
             for r in runs.values():
                 for _ in range(warmup):
@@ -104,7 +104,6 @@ def run(quick: bool = False) -> Result:
         details={"steps_per_round": steps, "warmup_steps": warmup, "steps_per_sec_per_round": per_round,
                  "torch_threads": threads, "test_speaker": TEST_SPEAKER, "augmentation": AUGMENTED,
                  "batch_size_frames": experiments["plain"].hparams.batch_size,
-                 "collate_ms_counts": "one training micro-batch collated on one thread, mean of "
-                                      f"{5 if quick else 40}",
+                 "collate_ms_counts": f"one training micro-batch collated on one thread, mean of {collated}",
                  "torch": torch.__version__},
     )

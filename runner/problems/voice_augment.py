@@ -96,8 +96,7 @@ def add_noise(samples: torch.Tensor, snr_db: float, slope: float,
     size = _fast_size(n)
     # White Gaussian noise drawn straight in the frequency domain (an independent complex Gaussian per
     # bin), which is what the FFT of white time-domain noise is: one transform fewer per utterance.
-    complex_dtype = torch.complex128 if samples.dtype == torch.float64 else torch.complex64
-    white = torch.randn(size // 2 + 1, dtype=complex_dtype, generator=generator)
+    white = torch.randn(size // 2 + 1, dtype=samples.dtype.to_complex(), generator=generator)
     freqs = torch.arange(white.numel(), dtype=samples.dtype).clamp(min=1.0)
     noise = torch.fft.irfft(white / freqs ** (slope / 2.0), size)[:n]
     signal_power = samples.square().mean()
