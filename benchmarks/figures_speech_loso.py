@@ -11,10 +11,12 @@ takes; the test speaker's recordings are only ever decoded once, at the end. Fol
 time, in this process (the loop `runner run` drives in Ray), each in its own run folder under
 --runs-dir named like `runner run`'s, so an interrupted figure resumes, and each tracked in MLflow
 as `runner run` tracks (the spec's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db).
-Each fold's entry holds the `runner run` command that remakes it, its MLflow run id and the
-1-minute load average sampled during it (a fold measured under load is not a figure); it is kept
-beside the run folder (RUN_FOLDER.fold.json), so a finished fold is read back as it was measured,
-not re-run (the ablation reuses baseline folds).
+Each fold's entry holds the `runner run` command that remakes it, its MLflow run id, the code
+commit it trained at and the 1-minute load average sampled during it (a fold measured under load is
+not a figure); it is kept beside the run folder (RUN_FOLDER.fold.json), so a finished fold is read
+back as it was measured, not re-run (the ablation reuses baseline folds). A fold read back that was
+trained at other code than the checkout's says so, since the same spec at new code (faster
+augmentation, say) may train differently.
 
 The result is written once, complete, to benchmarks/results/speech_loso[_LABEL].json; an
 existing result file is never overwritten (pass another --label or --json).
@@ -92,7 +94,10 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
     measured = fold_entry_path(output_dir)
     if measured.exists():  # measured when it ran: its load and wall time are that run's, not a read-back's
         print(f"read back {measured}", flush=True)
-        return json.loads(measured.read_text(encoding="utf-8"))
+        entry = json.loads(measured.read_text(encoding="utf-8"))
+        if (other := other_code(entry)) is not None:
+            print(other, flush=True)
+        return entry
     from runner.run_dir import RunDir
 
     finished_before = RunDir(output_dir).final_metrics() is not None  # made by an older version of this script
@@ -115,11 +120,32 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
         "load_average": load.summary(),
         "torch_threads": threads,
         "mlflow_run_id": json.loads(tracked.read_text(encoding="utf-8"))["run_id"] if tracked.exists() else None,
+        # the code of each start (run_dir's provenance.json): a fold read back later says if it is not today's
+        "code": [{"code_commit": s.get("code_commit"), "code_dirty": s.get("code_dirty")}
+                 for s in RunDir(output_dir).starts()],
     }
     if finished_before:  # nothing was timed here: say so rather than report a read-back's load
         return {**entry, "wall_seconds": None, "load_average": None}
     write_once(measured, entry)
     return entry
+
+
+def other_code(entry: dict) -> str | None:
+    """A note when a read-back fold was trained at other code than the checkout's (another commit, a
+    dirty tree, or an entry from before commits were kept); None when it is this code. A read-back is
+    never retrained silently: the note says how to train it again."""
+    from runner.provenance import REPO_ROOT, code_commit
+    from runner.run_dir import RunDir
+
+    now, _ = code_commit(REPO_ROOT)
+    # an entry from before commits were kept: its run folder's provenance.json, when the folder is there
+    starts = entry.get("code") or (RunDir(entry["run_dir"]).starts() if Path(entry["run_dir"]).is_dir() else [])
+    if now and starts and all(s.get("code_commit") == now and s.get("code_dirty") is False for s in starts):
+        return None
+    trained = ", ".join(f"{(s.get('code_commit') or 'unknown')[:7]}{' (dirty)' if s.get('code_dirty') else ''}"
+                        for s in starts) or "an unrecorded commit"
+    return (f"note: this fold was trained at {trained}; the code is now {now[:7] if now else 'not a git checkout'}. "
+            f"To train it at this code, move {entry['run_dir']} and its .fold.json away.")
 
 
 def fold_entry_path(output_dir: Path) -> Path:
