@@ -95,8 +95,8 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
     if measured.exists():  # measured when it ran: its load and wall time are that run's, not a read-back's
         print(f"read back {measured}", flush=True)
         entry = json.loads(measured.read_text(encoding="utf-8"))
-        if (other := other_code(entry)) is not None:
-            print(other, flush=True)
+        if (note := note_if_other_code(entry)) is not None:
+            print(note, flush=True)
         return entry
     from runner.run_dir import RunDir
 
@@ -130,10 +130,10 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
     return entry
 
 
-def other_code(entry: dict) -> str | None:
+def note_if_other_code(entry: dict) -> str | None:
     """A note when a read-back fold was trained at other code than the checkout's (another commit, a
-    dirty tree, or an entry from before commits were kept); None when it is this code. A read-back is
-    never retrained silently: the note says how to train it again."""
+    dirty tree, or an entry from before commits were kept); None when it is this code. A finished fold
+    is never trained again on its own: the note says how to."""
     from runner.provenance import REPO_ROOT, code_commit
     from runner.run_dir import RunDir
 
