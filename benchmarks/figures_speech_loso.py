@@ -39,6 +39,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(REPO))
 
 from benchmarks.results import RESULTS_DIR  # noqa: E402
+from runner.leaderboard.capture import run_provenance  # noqa: E402
+from runner.provenance import REPO_ROOT, code_commit  # noqa: E402
 
 SPEAKERS = ("jackson", "nicolas", "theo", "yweweler")  # the shared FSDD copy's four voices
 TARGET_MEAN_WER = 0.10  # issue 16: mean over folds <= 10 %, each fold in the recipe's 20-minute budget
@@ -120,10 +122,9 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
         "load_average": load.summary(),
         "torch_threads": threads,
         "mlflow_run_id": json.loads(tracked.read_text(encoding="utf-8"))["run_id"] if tracked.exists() else None,
-        # the code of each start (run_dir's provenance.json): a fold read back later says if it is not today's
-        "code": [{"code_commit": s.get("code_commit"), "code_dirty": s.get("code_dirty")}
-                 for s in RunDir(output_dir).starts()],
     }
+    # the code that trained it, as a leaderboard record takes it: a fold read back later says if it is not today's
+    entry["code_commit"], entry["code_dirty"], _ = run_provenance(output_dir, REPO_ROOT)
     if finished_before:  # nothing was timed here: say so rather than report a read-back's load
         return {**entry, "wall_seconds": None, "load_average": None}
     write_once(measured, entry)
@@ -131,19 +132,16 @@ def run_fold(recipe: str, speaker: str, overrides: list[str], runs_dir: Path, da
 
 
 def note_if_other_code(entry: dict) -> str | None:
-    """A note when a read-back fold was trained at other code than the checkout's (another commit, a
-    dirty tree, or an entry from before commits were kept); None when it is this code. A finished fold
-    is never trained again on its own: the note says how to."""
-    from runner.provenance import REPO_ROOT, code_commit
-    from runner.run_dir import RunDir
-
+    """A note when a read-back fold was trained at other code than the checkout's (another commit or a
+    dirty tree); None when it is this code. An entry from before commits were kept takes its run
+    folder's. A finished fold is never trained again on its own: the note says how to."""
+    commit, dirty = entry.get("code_commit"), entry.get("code_dirty")
+    if commit is None and Path(entry["run_dir"]).is_dir():
+        commit, dirty, _ = run_provenance(Path(entry["run_dir"]), REPO_ROOT)
     now, _ = code_commit(REPO_ROOT)
-    # an entry from before commits were kept: its run folder's provenance.json, when the folder is there
-    starts = entry.get("code") or (RunDir(entry["run_dir"]).starts() if Path(entry["run_dir"]).is_dir() else [])
-    if now and starts and all(s.get("code_commit") == now and s.get("code_dirty") is False for s in starts):
+    if now and commit == now and dirty is False:
         return None
-    trained = ", ".join(f"{(s.get('code_commit') or 'unknown')[:7]}{' (dirty)' if s.get('code_dirty') else ''}"
-                        for s in starts) or "an unrecorded commit"
+    trained = f"{commit[:7] if commit else 'an unrecorded commit'}{' (dirty)' if dirty else ''}"
     return (f"note: this fold was trained at {trained}; the code is now {now[:7] if now else 'not a git checkout'}. "
             f"To train it at this code, move {entry['run_dir']} and its .fold.json away.")
 
